@@ -1,0 +1,217 @@
+"""The exception tree of trakk_async.
+
+Every exception the SDK raises on purpose derives from :class:`TrakkError`::
+
+    TrakkError
+    ├── APIError                    the server answered with an error status
+    │   ├── BadRequestError             400 bad_request
+    │   ├── AuthenticationError         401 unauthenticated
+    │   ├── PermissionDeniedError       403 forbidden
+    │   ├── NotFoundError               404 not_found
+    │   ├── MethodNotAllowedError       405 method_not_allowed
+    │   ├── UnprocessableEntityError    422 validation_error
+    │   ├── RateLimitError              429 rate_limit_exceeded (also raised by the limiter)
+    │   └── InternalServerError         5xx
+    ├── InvalidResponseError        the body is not what the reference promises
+    ├── APIConnectionError          the request never got an answer
+    │   └── APITimeoutError             ... because it timed out (also a TimeoutError)
+    ├── WaitTimeoutError            a wait for a report ran out of time (also a TimeoutError)
+    └── ReportFailedError           a report that was waited for ended as ``failed``
+
+Messages never contain the API token: they are built only from the status, the
+error envelope's code and message, the request path and a short body excerpt.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "InternalServerError",
+    "InvalidResponseError",
+    "MethodNotAllowedError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ReportFailedError",
+    "TrakkError",
+    "UnprocessableEntityError",
+    "WaitTimeoutError",
+]
+
+
+class TrakkError(Exception):
+    """Base class of every error raised by trakk_async."""
+
+
+class APIError(TrakkError):
+    """The Trakk API answered with an error status.
+
+    ``status`` is the HTTP status, ``code`` the error envelope's ``code`` (for example
+    ``"not_found"``) and ``message`` its human-readable message. ``path`` is the request
+    path (without host or query), when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.path = path
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        where = f" on GET {self.path}" if self.path else ""
+        code = f" {self.code}" if self.code else ""
+        return f"HTTP {self.status}{code}{where}: {self.message}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, "
+            f"message={self.message!r}, path={self.path!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[APIError], message: str, state: dict[str, Any]) -> APIError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
+
+class BadRequestError(APIError):
+    """400 ``bad_request``: unknown parameter, out-of-range value or invalid input."""
+
+
+class AuthenticationError(APIError):
+    """401 ``unauthenticated``: the token is missing, invalid or revoked."""
+
+
+class PermissionDeniedError(APIError):
+    """403 ``forbidden``: another agency's resource, an IP not whitelisted, or missing scope."""
+
+
+class NotFoundError(APIError):
+    """404 ``not_found``: the resource does not exist (or has no reports yet)."""
+
+
+class MethodNotAllowedError(APIError):
+    """405 ``method_not_allowed``: the API is read-only; only GET is allowed."""
+
+
+class UnprocessableEntityError(APIError):
+    """422 ``validation_error``: input validation failed."""
+
+
+class RateLimitError(APIError):
+    """429 ``rate_limit_exceeded``, or a wait the rate limiter would not make.
+
+    ``retry_after`` is the number of seconds to wait before the next request (from the
+    ``Retry-After`` header, or the limiter's own estimate); ``reset_at`` is the moment the
+    exhausted window resets (from ``X-RateLimit-Reset``), when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 429,
+        code: str | None = "rate_limit_exceeded",
+        path: str | None = None,
+        retry_after: float | None = None,
+        reset_at: datetime | None = None,
+    ) -> None:
+        super().__init__(message, status=status, code=code, path=path)
+        self.retry_after = retry_after
+        self.reset_at = reset_at
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        if self.retry_after is not None:
+            base += f" (retry after {self.retry_after:g}s)"
+        return base
+
+
+class InternalServerError(APIError):
+    """A 5xx answer: the server failed (``server_error``) or a proxy in front of it did."""
+
+
+class InvalidResponseError(TrakkError):
+    """The server's answer is not what the reference promises.
+
+    For example an HTML page from a proxy, truncated JSON, or JSON of the wrong shape.
+    ``status`` is the HTTP status, ``excerpt`` the first characters of the body, and
+    ``detail`` says what was wrong.
+    """
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        excerpt: str = "",
+        path: str | None = None,
+    ) -> None:
+        self.detail = detail
+        self.status = status
+        self.excerpt = excerpt
+        self.path = path
+        super().__init__(detail)
+
+    def __str__(self) -> str:
+        where = f" on GET {self.path}" if self.path else ""
+        status = f" (HTTP {self.status})" if self.status is not None else ""
+        excerpt = f"; body starts: {self.excerpt!r}" if self.excerpt else ""
+        return f"invalid response{where}{status}: {self.detail}{excerpt}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_invalid,
+            (self.detail, self.status, self.excerpt, self.path),
+        )
+
+
+def _rebuild_invalid(
+    detail: str, status: int | None, excerpt: str, path: str | None
+) -> InvalidResponseError:
+    return InvalidResponseError(detail, status=status, excerpt=excerpt, path=path)
+
+
+class APIConnectionError(TrakkError):
+    """The request got no answer: connection refused or dropped, DNS failure, TLS error."""
+
+
+class APITimeoutError(APIConnectionError, TimeoutError):
+    """The request got no answer within the client's timeout."""
+
+
+class WaitTimeoutError(TrakkError, TimeoutError):
+    """Waiting for a report to complete took longer than the given timeout."""
+
+
+class ReportFailedError(TrakkError):
+    """A report that was being waited for ended with status ``failed``.
+
+    ``report`` is the failed :class:`~trakk_async.Report`.
+    """
+
+    def __init__(self, report: Any) -> None:
+        self.report = report
+        number = getattr(report, "report_number", "?")
+        project = getattr(report, "project_id", "?")
+        super().__init__(f"report {number} of project {project} failed")
