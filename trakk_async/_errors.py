@@ -13,6 +13,7 @@ Every exception the SDK raises on purpose derives from :class:`TrakkError`::
     │   ├── RateLimitError              429 rate_limit_exceeded (also raised by the limiter)
     │   └── InternalServerError         5xx
     ├── InvalidResponseError        the body is not what the reference promises
+    ├── ConfigurationError          the client cannot be built as asked (also a ValueError)
     ├── APIConnectionError          the request never got an answer
     │   └── APITimeoutError             ... because it timed out (also a TimeoutError)
     ├── WaitTimeoutError            a wait for a report ran out of time (also a TimeoutError)
@@ -33,6 +34,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ConfigurationError",
     "InternalServerError",
     "InvalidResponseError",
     "MethodNotAllowedError",
@@ -48,6 +50,10 @@ __all__ = [
 
 class TrakkError(Exception):
     """Base class of every error raised by trakk_async."""
+
+
+class ConfigurationError(TrakkError, ValueError):
+    """The client cannot be built as asked: no token, or a base URL that is not allowed."""
 
 
 class APIError(TrakkError):

@@ -1,0 +1,254 @@
+"""The sans-I/O protocol: arguments, URLs, error mapping, retry policy. No event loop."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from trakk_async import _protocol as p
+from trakk_async._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    InternalServerError,
+    InvalidResponseError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnprocessableEntityError,
+)
+
+
+def envelope(code: str, message: str) -> bytes:
+    return orjson.dumps({"error": {"code": code, "message": message}})
+
+
+@pytest.mark.parametrize("value", [0, -1, True, False, "42", "42/../users", 4.0, None])
+def test_check_id_refuses_non_positive_ints(value: object) -> None:
+    with pytest.raises(ValueError, match="project_id must be a positive int"):
+        p.check_id(value, "project_id")
+
+
+@given(st.integers(min_value=1, max_value=2**40))
+def test_check_id_accepts_positive_ints(value: int) -> None:
+    assert p.check_id(value) == value
+
+
+@pytest.mark.parametrize("value", [0, 27, -3, 100, True, "5", 5.0])
+def test_report_number_outside_1_to_26_is_refused(value: object) -> None:
+    with pytest.raises(ValueError, match="1 to 26"):
+        p.check_report_number(value)
+
+
+@pytest.mark.parametrize("value", [1, 13, 26])
+def test_report_number_inside_range(value: int) -> None:
+    assert p.check_report_number(value) == value
+
+
+@pytest.mark.parametrize("value", [0, 101, -5, True, "50"])
+def test_per_page_outside_1_to_100_is_refused(value: object) -> None:
+    with pytest.raises(ValueError, match="per_page"):
+        p.check_per_page(value)
+
+
+def test_project_list_params_builds_query() -> None:
+    params = p.project_list_params(status="active", search="bäckerei &co", agency_id=7, per_page=50)
+    assert params == {"per_page": "50", "status": "active", "search": "bäckerei &co", "agency_id": "7"}
+    url = p.build_url("https://x.test/api/v1", "/projects", params)
+    assert url == (
+        "https://x.test/api/v1/projects?per_page=50&status=active"
+        "&search=b%C3%A4ckerei%20%26co&agency_id=7"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"status": ""}, "status"),
+        ({"search": "  "}, "search"),
+        ({"agency_id": "3"}, "agency_id"),
+        ({"per_page": 0}, "per_page"),
+    ],
+)
+def test_project_list_params_refuses_bad_filters(kwargs: dict[str, object], match: str) -> None:
+    args: dict[str, object] = {"status": None, "search": None, "agency_id": None, "per_page": 100}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        p.project_list_params(**args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://admin.trakk.ai/api/v1/", "https://admin.trakk.ai/api/v1"),
+        ("http://127.0.0.1:8080/api/v1", "http://127.0.0.1:8080/api/v1"),
+        ("http://localhost:9/api/v1", "http://localhost:9/api/v1"),
+        ("http://[::1]:9/api/v1", "http://[::1]:9/api/v1"),
+        ("http://127.4.5.6/api/v1", "http://127.4.5.6/api/v1"),
+    ],
+)
+def test_base_url_accepted(url: str, expected: str) -> None:
+    assert p.normalize_base_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "match"),
+    [
+        ("http://admin.trakk.ai/api/v1", "plain http"),
+        ("http://10.0.0.1/api/v1", "plain http"),
+        ("ftp://admin.trakk.ai", "http"),
+        ("admin.trakk.ai/api/v1", "http"),
+        ("https://user:pw@admin.trakk.ai/api/v1", "credentials"),
+        ("https://admin.trakk.ai/api/v1?x=1", "query"),
+        ("", "non-empty"),
+    ],
+)
+def test_base_url_refused(url: str, match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        p.normalize_base_url(url)
+
+
+def test_same_origin() -> None:
+    assert p.same_origin("https://a.test/x", "https://a.test/y?z")
+    assert not p.same_origin("https://a.test/x", "https://b.test/x")
+    assert not p.same_origin("https://a.test/x", "http://a.test/x")
+    assert not p.same_origin("https://a.test/x", "https://a.test:8443/x")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "cls"),
+    [
+        (400, "bad_request", BadRequestError),
+        (401, "unauthenticated", AuthenticationError),
+        (403, "forbidden", PermissionDeniedError),
+        (404, "not_found", NotFoundError),
+        (405, "method_not_allowed", MethodNotAllowedError),
+        (422, "validation_error", UnprocessableEntityError),
+        (429, "rate_limit_exceeded", RateLimitError),
+        (500, "server_error", InternalServerError),
+        (503, "server_error", InternalServerError),
+    ],
+)
+def test_error_table(status: int, code: str, cls: type[APIError]) -> None:
+    err = p.error_for_status(status, {}, envelope(code, "Nope."), "/projects/1")
+    assert type(err) is cls
+    assert (err.status, err.code, err.message, err.path) == (status, code, "Nope.", "/projects/1")
+    assert str(err) == f"HTTP {status} {code} on GET /projects/1: Nope."
+
+
+def test_unlisted_4xx_is_a_plain_api_error() -> None:
+    err = p.error_for_status(418, {}, envelope("teapot", "short and stout"), "/me")
+    assert type(err) is APIError
+    assert err.status == 418
+
+
+def test_html_error_body_is_quoted_briefly() -> None:
+    html = b"<html><head><title>502 Bad Gateway</title></head><body>" + b"x" * 5000 + b"</body>"
+    err = p.error_for_status(502, {}, html, "/me")
+    assert isinstance(err, InternalServerError)
+    assert err.code is None
+    assert "502 Bad Gateway" in err.message
+    assert len(err.message) < 200
+
+
+def test_429_carries_retry_after_and_reset() -> None:
+    headers = {"Retry-After": "17", "X-RateLimit-Reset": "1780000000"}
+    err = p.error_for_status(429, headers, envelope("rate_limit_exceeded", "Slow down."), "/me")
+    assert isinstance(err, RateLimitError)
+    assert err.retry_after == 17.0
+    assert err.reset_at == datetime.fromtimestamp(1780000000, UTC)
+    assert "retry after 17s" in str(err)
+
+
+def test_retry_after_as_http_date() -> None:
+    now = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
+    assert p.parse_retry_after("Tue, 24 Nov 2026 12:00:30 GMT", now=now) == 30.0
+    assert p.parse_retry_after("Tue, 24 Nov 2026 11:00:00 GMT", now=now) == 0.0
+    assert p.parse_retry_after("soon", now=now) is None
+    assert p.parse_retry_after(None) is None
+    assert p.parse_retry_after("nan") is None
+
+
+def test_reset_parsing_tolerates_garbage() -> None:
+    assert p.parse_reset("not-a-number") is None
+    assert p.parse_reset(None) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [(b"", "empty body"), (b'{"data": [1, 2', "not valid JSON"), (b"<html>", "not valid JSON")],
+)
+def test_decode_json_failures(body: bytes, detail: str) -> None:
+    with pytest.raises(InvalidResponseError, match=detail) as info:
+        p.decode_json(200, body, "/me")
+    assert info.value.status == 200
+    assert info.value.excerpt == body.decode()
+
+
+def test_excerpt_is_short_and_single_line() -> None:
+    text = p.excerpt(b"line one\n\n   line two " + b"z" * 1000)
+    assert text.startswith("line one line two")
+    assert len(text) == p.EXCERPT_CHARS + 3
+
+
+class TestRetryPolicy:
+    policy = p.RetryPolicy(max_retries=3, backoff_base=0.5, backoff_cap=8.0, max_retry_after=60)
+
+    @pytest.mark.parametrize(
+        "error",
+        [
+            APIConnectionError("reset"),
+            APITimeoutError("slow"),
+            InternalServerError("boom", status=500),
+            InternalServerError("bad gateway", status=502),
+            RateLimitError("slow down", retry_after=None),
+            InvalidResponseError("body is not valid JSON", status=200),
+        ],
+    )
+    def test_retryable(self, error: Exception) -> None:
+        assert p.is_retryable(error)
+        assert self.policy.delay(error, 0, lambda: 1.0) == 0.5
+
+    @pytest.mark.parametrize(
+        "error",
+        [
+            BadRequestError("x", status=400),
+            AuthenticationError("x", status=401),
+            PermissionDeniedError("x", status=403),
+            NotFoundError("x", status=404),
+            MethodNotAllowedError("x", status=405),
+            UnprocessableEntityError("x", status=422),
+            InvalidResponseError("$.data: expected a list", status=200),
+            ValueError("not ours"),
+        ],
+    )
+    def test_never_retried(self, error: Exception) -> None:
+        assert not p.is_retryable(error)
+        assert self.policy.delay(error, 0, lambda: 1.0) is None
+
+    def test_full_jitter_exponential_and_capped(self) -> None:
+        err = APIConnectionError("x")
+        assert [self.policy.delay(err, n, lambda: 1.0) for n in range(3)] == [0.5, 1.0, 2.0]
+        big = p.RetryPolicy(max_retries=10)
+        assert big.delay(err, 9, lambda: 1.0) == 8.0
+        assert big.delay(err, 9, lambda: 0.25) == 2.0
+        assert self.policy.delay(err, 3, lambda: 1.0) is None
+
+    def test_retry_after_is_a_floor(self) -> None:
+        err = RateLimitError("x", retry_after=5.0)
+        assert self.policy.delay(err, 0, lambda: 1.0) == 5.0
+
+    def test_retry_after_past_the_cap_goes_to_the_caller(self) -> None:
+        err = RateLimitError("x", retry_after=3599.0)
+        assert self.policy.delay(err, 0, lambda: 1.0) is None
+
+    def test_zero_retries(self) -> None:
+        assert p.RetryPolicy(max_retries=0).delay(APIConnectionError("x"), 0, lambda: 1.0) is None

@@ -1,0 +1,258 @@
+"""``TrakkClient``: configuration, lifecycle, and the request path every call goes through.
+
+One GET = (limiter.acquire -> transport.get -> limiter.observe -> decode or error) inside
+a retry loop. The resource namespaces (``client.projects`` ...) live in ``_resources``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
+
+import orjson
+
+from . import _converter
+from ._errors import ConfigurationError, InvalidResponseError, TrakkError
+from ._http import Transport
+from ._models import Me
+from ._protocol import (
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    TOKEN_ENV,
+    RetryPolicy,
+    build_url,
+    decode_json,
+    error_for_status,
+    excerpt,
+    normalize_base_url,
+)
+from .ratelimit import RateLimiter, TokenBucketLimiter
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from ._resources import Countries, Keywords, Languages, Projects, Reports, Users
+    from .ratelimit import RateLimitSnapshot
+
+__version__: Final = "0.1.0"
+
+logger = logging.getLogger("trakk_async")
+
+Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
+
+
+class TrakkClient:
+    """An async client for the Trakk Agency API v1.
+
+    ::
+
+        async with TrakkClient() as client:          # token from TRAKK_API_TOKEN
+            me = await client.me()
+            async for project in client.projects.list(status="active"):
+                print(project.id, project.name)
+
+    Args:
+        token: the API token; ``TRAKK_API_TOKEN`` when not given. Without either, the
+            constructor raises :class:`ConfigurationError`.
+        base_url: ``TRAKK_BASE_URL`` when not given, else ``https://admin.trakk.ai/api/v1``.
+            ``http://`` is refused unless the host is loopback.
+        timeout: seconds one attempt of a request may take, connecting and reading.
+        max_retries: retries of a GET after a connection error, timeout, 429 or 5xx, with
+            exponential backoff and full jitter (0.5 s doubling, capped at 8 s per wait;
+            a 429's ``Retry-After`` is honored up to 60 s, past that the
+            :class:`RateLimitError` is raised). ``0`` disables retries.
+        rate_limiter: shared with other clients of the same token; a new
+            :class:`TokenBucketLimiter` (60/minute and 1,000/hour) when not given.
+        session: an ``aiohttp.ClientSession`` to borrow; it is never closed by the client.
+            Without one the client creates (and closes) its own.
+    """
+
+    __slots__ = (
+        "_base_url",
+        "_closed",
+        "_limiter",
+        "_policy",
+        "_random",
+        "_sleep",
+        "_transport",
+        "countries",
+        "keywords",
+        "languages",
+        "projects",
+        "reports",
+        "users",
+    )
+
+    countries: Countries
+    keywords: Keywords
+    languages: Languages
+    projects: Projects
+    reports: Reports
+    users: Users
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        rate_limiter: RateLimiter | None = None,
+        session: aiohttp.ClientSession | None = None,
+        _sleep: Sleep | None = None,
+        _random: Callable[[], float] | None = None,
+    ) -> None:
+        if token is None:
+            token = os.environ.get(TOKEN_ENV) or None
+        if token is None:
+            raise ConfigurationError(
+                f"no Trakk API token: pass TrakkClient(token=...) or set {TOKEN_ENV}"
+            )
+        if not isinstance(token, str) or not token.strip() or any(c in token for c in "\r\n"):
+            raise ConfigurationError("the Trakk API token must be a non-empty single-line str")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise ConfigurationError(f"timeout must be a positive number, got {timeout!r}")
+        if type(max_retries) is not int or max_retries < 0:
+            raise ConfigurationError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        self._base_url = normalize_base_url(
+            base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        )
+        self._transport = Transport(
+            token.strip(),
+            timeout=float(timeout),
+            user_agent=f"trakk-async/{__version__}",
+            session=session,
+        )
+        self._limiter: RateLimiter = (
+            rate_limiter if rate_limiter is not None else TokenBucketLimiter()
+        )
+        self._policy = RetryPolicy(max_retries=max_retries)
+        self._sleep: Sleep = _sleep or asyncio.sleep
+        self._random = _random or random.random
+        self._closed = False
+
+        from ._resources import Countries, Keywords, Languages, Projects, Reports, Users
+
+        self.projects = Projects(self)
+        self.reports = Reports(self)
+        self.keywords = Keywords(self)
+        self.countries = Countries(self)
+        self.languages = Languages(self)
+        self.users = Users(self)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<TrakkClient base_url={self._base_url!r} {state}>"
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL, without a trailing slash."""
+        return self._base_url
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """The limiter every request of this client goes through."""
+        return self._limiter
+
+    @property
+    def rate_limit(self) -> RateLimitSnapshot:
+        """Per window: the limit, what is left and when it frees up, as seen now."""
+        return self._limiter.snapshot()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
+        return self._closed
+
+    async def __aenter__(self) -> Self:
+        self._ensure_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client (and its session, if it created one). Idempotent."""
+        self._closed = True
+        await self._transport.aclose()
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this TrakkClient is closed; create a new one")
+
+    async def me(self) -> Me:
+        """``GET /me``: the token's identity, agency and abilities."""
+        return await self._get("/me", _converter.structure_me)
+
+    async def _get(
+        self,
+        path: str,
+        structure: Callable[[Any], T],
+        params: Mapping[str, str] | None = None,
+    ) -> T:
+        """GET ``path`` and structure the body, a wrong shape raising InvalidResponseError."""
+        body = await self.get_json(path, params)
+        try:
+            return structure(body)
+        except _converter.ResponseShapeError as exc:
+            raise InvalidResponseError(
+                str(exc), status=200, excerpt=excerpt(orjson.dumps(body)), path=path
+            ) from None
+
+    async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        """GET ``path`` (below the base URL) and return the decoded JSON body.
+
+        The request goes through the rate limiter and the retry policy; an error status
+        raises the matching :class:`APIError`. Paths must come from validated arguments.
+        """
+        self._ensure_open()
+        url = build_url(self._base_url, path, params)
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(url, path)
+            except TrakkError as error:
+                delay = self._policy.delay(error, attempt, self._random)
+                if delay is None:
+                    raise
+                logger.debug(
+                    "retrying GET %s in %.2fs after %s (retry %d of %d)",
+                    path,
+                    delay,
+                    type(error).__name__,
+                    attempt + 1,
+                    self._policy.max_retries,
+                )
+                attempt += 1
+                await self._sleep(delay)
+                self._ensure_open()
+
+    async def _attempt(self, url: str, path: str) -> Any:
+        await self._limiter.acquire()
+        started = time.perf_counter()
+        response = await self._transport.get(url, path)
+        status = response.status
+        self._limiter.observe(status, response.headers)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "GET %s -> %d in %.1f ms", path, status, (time.perf_counter() - started) * 1e3
+            )
+        if status >= 400:
+            raise error_for_status(status, response.headers, response.body, path)
+        if status != 200:
+            raise InvalidResponseError(
+                f"unexpected status {status}", status=status, path=path
+            )
+        return decode_json(status, response.body, path)

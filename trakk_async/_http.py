@@ -1,0 +1,121 @@
+"""The one aiohttp session layer: send a GET, return status, headers and body.
+
+This is the only module that imports aiohttp's client. It knows nothing of Trakk's
+payloads: it turns aiohttp's exceptions into trakk_async's at this boundary, keeps the
+token in one header dict that no repr shows, and never follows a redirect to another host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Final
+
+import aiohttp
+import attrs
+from yarl import URL
+
+from ._errors import APIConnectionError, APITimeoutError, InvalidResponseError
+from ._protocol import same_origin
+
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS: Final = 5
+
+
+@attrs.frozen(slots=True)
+class RawResponse:
+    """What came back: the status, the headers (case-insensitive) and the whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+
+
+class Transport:
+    """Sends GETs on one ``aiohttp.ClientSession``, owned or borrowed.
+
+    A session passed in is borrowed and never closed here; one created here is closed by
+    :meth:`aclose`. The token lives only in ``self._headers``, which no repr shows.
+    """
+
+    __slots__ = ("_headers", "_owns_session", "_session", "_timeout")
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        timeout: float,
+        user_agent: str,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "User-Agent": user_agent,
+        }
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session = session
+        self._owns_session = session is None
+
+    def __repr__(self) -> str:
+        return f"<Transport owns_session={self._owns_session}>"
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            # Created on first use, inside the running loop, as aiohttp wants.
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
+            )
+        return self._session
+
+    async def get(self, url: str, path: str) -> RawResponse:
+        """GET ``url`` and read the whole body; ``path`` is only for error messages."""
+        session = self._get_session()
+        headers: Mapping[str, str] = self._headers
+        for _ in range(_MAX_REDIRECTS + 1):
+            try:
+                async with session.get(
+                    url, headers=headers, allow_redirects=False, timeout=self._timeout
+                ) as resp:
+                    body = await resp.read()
+                    status = resp.status
+                    resp_headers = resp.headers
+            except (TimeoutError, asyncio.TimeoutError) as exc:
+                raise APITimeoutError(
+                    f"GET {path} got no answer within {self._timeout.total:g}s"
+                ) from exc
+            except aiohttp.ClientError as exc:
+                raise APIConnectionError(
+                    f"GET {path} failed: {type(exc).__name__}: {_safe_reason(exc)}"
+                ) from exc
+            if status not in _REDIRECTS:
+                return RawResponse(status, resp_headers, body, url)
+            location = resp_headers.get("Location")
+            if not location:
+                raise InvalidResponseError(
+                    "redirect without a Location header", status=status, path=path
+                )
+            target = str(resp.url.join(URL(location)))
+            if not same_origin(url, target):
+                # Never send the token to another host: stop here instead.
+                raise InvalidResponseError(
+                    "the server redirected to another host; not following it with "
+                    "the token",
+                    status=status,
+                    path=path,
+                )
+            url = target
+        raise InvalidResponseError("too many redirects", path=path)
+
+    async def aclose(self) -> None:
+        """Close the session if this transport created it."""
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None
+
+
+def _safe_reason(exc: BaseException) -> str:
+    # aiohttp's messages name host and port at most; they never carry request headers.
+    return str(exc) or "no details"

@@ -1,0 +1,107 @@
+"""Lazy iteration over the paged ``/projects`` listing.
+
+A :class:`ProjectPager` requests a page only when its consumer reaches it, prefetching at
+most the next one, so at most two pages are held at once. It stops at the last page
+whatever the server leaves out (no ``meta``, no ``links``, an empty page, ``links.next``
+null) and cannot loop forever: a page that brings no project it has not yielded yet ends
+the iteration, as does passing the page count ``meta`` announced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Final
+
+from ._models import Page, ProjectSummary
+
+logger = logging.getLogger("trakk_async")
+
+#: A hard stop for servers that announce no page count at all.
+MAX_PAGES_WITHOUT_META: Final = 10_000
+
+FetchPage = Callable[[int], Awaitable[Page]]
+
+
+class ProjectPager:
+    """An async iterator over every project on every page of ``/projects``.
+
+    ``async for project in client.projects.list(status="active"): ...`` yields
+    :class:`ProjectSummary` objects, each project id at most once even if projects shift
+    between pages while iterating. :meth:`pages` yields whole :class:`Page` objects (items,
+    ``meta``, ``links``) instead. Arguments are validated when the pager is created, before
+    any request; the first request is sent when iteration starts.
+    """
+
+    __slots__ = ("_fetch", "_per_page")
+
+    def __init__(self, fetch: FetchPage, per_page: int) -> None:
+        self._fetch = fetch
+        self._per_page = per_page
+
+    def __repr__(self) -> str:
+        return f"<ProjectPager per_page={self._per_page}>"
+
+    def __aiter__(self) -> AsyncIterator[ProjectSummary]:
+        return self._items()
+
+    async def _items(self) -> AsyncIterator[ProjectSummary]:
+        seen: set[int] = set()
+        pages = self.pages()
+        try:
+            async for page in pages:
+                for project in page.items:
+                    if project.id not in seen:
+                        seen.add(project.id)
+                        yield project
+        finally:
+            await pages.aclose()
+
+    async def pages(self) -> AsyncIterator[Page]:
+        """Yield each page in order, fetching page N+1 while the consumer holds page N."""
+        seen: set[int] = set()
+        number = 1
+        pending: asyncio.Task[Page] | None = None
+        try:
+            page = await self._fetch(number)
+            while True:
+                new_ids = {p.id for p in page.items} - seen
+                seen |= new_ids
+                more = self._has_next(page, number) and bool(new_ids)
+                if page.items and not new_ids and number > 1:
+                    logger.warning(
+                        "page %d of /projects repeated only projects already seen; "
+                        "stopping instead of looping",
+                        number,
+                    )
+                    return
+                if more:
+                    pending = asyncio.ensure_future(self._fetch(number + 1))
+                if page.items or number == 1:
+                    yield page
+                if not more or pending is None:
+                    return
+                page = await pending
+                pending = None
+                number += 1
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pending
+
+    def _has_next(self, page: Page, number: int) -> bool:
+        if not page.items:
+            return False
+        meta, links = page.meta, page.links
+        if links is not None and links.next is None:
+            return False
+        if meta is not None and meta.last_page is not None:
+            return number < meta.last_page
+        if links is None and meta is None:
+            # Nothing says whether more follow: a full page suggests so, and a wrong
+            # guess costs one request that comes back empty.
+            return len(page.items) >= self._per_page and number < MAX_PAGES_WITHOUT_META
+        return number < MAX_PAGES_WITHOUT_META

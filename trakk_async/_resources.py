@@ -1,0 +1,173 @@
+"""The resource namespaces of :class:`TrakkClient`, grouped as the reference groups them.
+
+Path parameters are positional and validated before any request; query parameters are
+keyword-only.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from . import _converter
+from ._models import Country, Keyword, Language, Listing, Page, Project, Report, ReportContent, User
+from ._pagination import ProjectPager
+from ._protocol import check_id, check_report_number, project_list_params
+
+if TYPE_CHECKING:
+    from ._client import TrakkClient
+
+
+class _Resource:
+    __slots__ = ("_client",)
+
+    def __init__(self, client: TrakkClient) -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+class Projects(_Resource):
+    """``/projects``: the token's projects."""
+
+    __slots__ = ()
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        search: str | None = None,
+        agency_id: int | None = None,
+        per_page: int = 100,
+    ) -> ProjectPager:
+        """Every project on every page, lazily: ``async for p in client.projects.list():``.
+
+        ``status`` filters by project status, ``search`` by partial name or domain,
+        ``agency_id`` by agency (super-admin tokens only). Use ``.pages()`` on the result
+        for whole pages with their ``meta``. Bad arguments raise here, before any request.
+        """
+        params = project_list_params(
+            status=status, search=search, agency_id=agency_id, per_page=per_page
+        )
+        client = self._client
+        client._ensure_open()
+
+        async def fetch(page: int) -> Page:
+            return await client._get(
+                "/projects", _converter.structure_page, {**params, "page": str(page)}
+            )
+
+        return ProjectPager(fetch, per_page)
+
+    async def get(self, project_id: int) -> Project:
+        """``GET /projects/{id}``: one project in detail."""
+        path = f"/projects/{check_id(project_id, 'project_id')}"
+        return await self._client._get(
+            path, partial(_converter.structure_single, cls=Project)
+        )
+
+
+class Reports(_Resource):
+    """``/projects/{id}/reports...``: a project's reports and their content."""
+
+    __slots__ = ()
+
+    async def list(self, project_id: int) -> Listing[Report]:
+        """All reports of a project, newest first."""
+        path = f"/projects/{check_id(project_id, 'project_id')}/reports"
+        return await self._client._get(
+            path, partial(_converter.structure_listing, cls=Report)
+        )
+
+    async def latest(self, project_id: int) -> Report:
+        """The current or upcoming report (may not be completed: check ``status``).
+
+        Raises :class:`NotFoundError` when the project has no reports.
+        """
+        path = f"/projects/{check_id(project_id, 'project_id')}/reports/latest"
+        return await self._client._get(path, partial(_converter.structure_single, cls=Report))
+
+    async def last_generated(self, project_id: int) -> Report:
+        """The most recent completed report: safe to publish.
+
+        Raises :class:`NotFoundError` when the project has no completed report yet.
+        """
+        path = f"/projects/{check_id(project_id, 'project_id')}/reports/last-generated"
+        return await self._client._get(path, partial(_converter.structure_single, cls=Report))
+
+    async def content(self, project_id: int, report_number: int) -> ReportContent:
+        """The generated content of report ``report_number`` (1-26) of a project.
+
+        Raises :class:`NotFoundError` when that report does not exist.
+        """
+        pid = check_id(project_id, "project_id")
+        number = check_report_number(report_number)
+        path = f"/projects/{pid}/reports/{number}/content"
+        return await self._client._get(path, _converter.structure_report_content)
+
+
+class Keywords(_Resource):
+    """``/projects/{id}/keywords``: a project's active keywords."""
+
+    __slots__ = ()
+
+    async def list(self, project_id: int) -> Listing[Keyword]:
+        """All active keywords of a project, with the report numbers that have content."""
+        path = f"/projects/{check_id(project_id, 'project_id')}/keywords"
+        return await self._client._get(
+            path, partial(_converter.structure_listing, cls=Keyword)
+        )
+
+
+class Countries(_Lookup):
+    """``/countries``: the countries used in project metadata."""
+
+    __slots__ = ()
+
+    async def list(self) -> Listing[Country]:
+        """All countries."""
+        return await self._client._get(
+            "/countries", partial(_converter.structure_listing, cls=Country)
+        )
+
+    async def get(self, country_id: int) -> Country:
+        """One country by id."""
+        path = f"/countries/{check_id(country_id, 'country_id')}"
+        return await self._client._get(path, partial(_converter.structure_single, cls=Country))
+
+
+class Languages(_Resource):
+    """``/languages``: the languages used in project metadata."""
+
+    __slots__ = ()
+
+    async def list(self) -> Listing[Language]:
+        """All languages."""
+        return await self._client._get(
+            "/languages", partial(_converter.structure_listing, cls=Language)
+        )
+
+    async def get(self, language_id: int) -> Language:
+        """One language by id."""
+        path = f"/languages/{check_id(language_id, 'language_id')}"
+        return await self._client._get(
+            path, partial(_converter.structure_single, cls=Language)
+        )
+
+
+class Users(_Resource):
+    """``/users``: the users visible to the token (its agency and Trakk's staff)."""
+
+    __slots__ = ()
+
+    async def list(self) -> Listing[User]:
+        """All visible users."""
+        return await self._client._get(
+            "/users", partial(_converter.structure_listing, cls=User)
+        )
+
+    async def get(self, user_id: int) -> User:
+        """One user by id."""
+        path = f"/users/{check_id(user_id, 'user_id')}"
+        return await self._client._get(path, partial(_converter.structure_single, cls=User))
