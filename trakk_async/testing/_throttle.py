@@ -1,0 +1,144 @@
+"""Laravel-style fixed-window rate limiting, one :class:`Throttle` per token.
+
+Laravel's ``ThrottleRequests`` keeps one counter per limit. A counter's window opens at
+the first request it sees and lasts ``seconds``; it is not a sliding window, so a client
+may send ``limit`` requests at the end of one window and ``limit`` more at the start of
+the next. When several limits apply, a request is refused as soon as one of them is
+exhausted, and a refused request counts against none of them.
+
+Time comes from an injected monotonic ``clock`` (for window arithmetic) and ``wall``
+(Unix time, only for the ``X-RateLimit-Reset`` header), so tests of hour-long windows
+run in microseconds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+import attrs
+
+Clock = Callable[[], float]
+
+#: Laravel's default API throttle on Trakk: 60 per minute and 1,000 per hour.
+DEFAULT_RATE_LIMITS: tuple[tuple[int, float], ...] = ((60, 60.0), (1000, 3600.0))
+
+
+@attrs.define
+class _Window:
+    limit: int
+    seconds: float
+    hits: int = 0
+    opened_at: float | None = None
+
+    def roll(self, now: float) -> None:
+        if self.opened_at is not None and now >= self.opened_at + self.seconds:
+            self.opened_at = None
+            self.hits = 0
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.hits, 0)
+
+
+@attrs.frozen(kw_only=True)
+class Decision:
+    """The outcome of one request against a token's limits.
+
+    ``limit`` and ``remaining`` describe the window with the fewest requests left (the
+    exhausted one when ``allowed`` is false). ``retry_after`` (whole seconds, rounded up)
+    and ``reset_at`` (Unix epoch seconds) are set only on a refusal.
+    """
+
+    allowed: bool
+    limit: int
+    remaining: int
+    window_seconds: float
+    retry_after: int | None = None
+    reset_at: int | None = None
+
+    def headers(self) -> dict[str, str]:
+        """The ``X-RateLimit-*`` (and, when refused, ``Retry-After``) headers."""
+        out = {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining)}
+        if self.retry_after is not None:
+            out["Retry-After"] = str(self.retry_after)
+        if self.reset_at is not None:
+            out["X-RateLimit-Reset"] = str(self.reset_at)
+        return out
+
+
+def _validate(limits: Iterable[tuple[int, float]]) -> list[tuple[int, float]]:
+    out = [(int(limit), float(seconds)) for limit, seconds in limits]
+    if not out:
+        raise ValueError("at least one rate limit window is required")
+    for limit, seconds in out:
+        if limit < 1 or seconds <= 0:
+            raise ValueError(f"invalid rate limit ({limit}, {seconds})")
+    return out
+
+
+class Throttle:
+    """Several fixed windows enforced at once for one token.
+
+    >>> t = Throttle([(2, 1.0)], clock=lambda: 0.0, wall=lambda: 0.0)
+    >>> [t.hit().allowed for _ in range(3)]
+    [True, True, False]
+    """
+
+    def __init__(
+        self,
+        limits: Iterable[tuple[int, float]] = DEFAULT_RATE_LIMITS,
+        *,
+        clock: Clock = time.monotonic,
+        wall: Clock = time.time,
+    ) -> None:
+        self._windows = [_Window(limit, seconds) for limit, seconds in _validate(limits)]
+        self._clock = clock
+        self._wall = wall
+        #: window seconds -> the most requests this token had inside one window.
+        self.max_in_window: dict[float, int] = {}
+
+    @property
+    def limits(self) -> list[tuple[int, float]]:
+        """The ``(limit, seconds)`` pairs enforced."""
+        return [(w.limit, w.seconds) for w in self._windows]
+
+    def hit(self) -> Decision:
+        """Count one request if every window has room, else refuse it."""
+        now = self._clock()
+        for window in self._windows:
+            window.roll(now)
+        exhausted = [w for w in self._windows if w.hits >= w.limit]
+        if exhausted:
+            # The window that frees up last decides when the client may come back.
+            blocker = max(exhausted, key=lambda w: (w.opened_at or now) + w.seconds)
+            reset_in = (blocker.opened_at or now) + blocker.seconds - now
+            return Decision(
+                allowed=False,
+                limit=blocker.limit,
+                remaining=0,
+                window_seconds=blocker.seconds,
+                retry_after=max(math.ceil(reset_in), 1),
+                reset_at=math.ceil(self._wall() + reset_in),
+            )
+        for window in self._windows:
+            if window.opened_at is None:
+                window.opened_at = now
+            window.hits += 1
+            if window.hits > self.max_in_window.get(window.seconds, 0):
+                self.max_in_window[window.seconds] = window.hits
+        tightest = min(self._windows, key=lambda w: (w.remaining, w.seconds))
+        return Decision(
+            allowed=True,
+            limit=tightest.limit,
+            remaining=tightest.remaining,
+            window_seconds=tightest.seconds,
+        )
+
+
+def merge_max(into: dict[float, int], other: Mapping[float, int]) -> None:
+    """Fold one token's ``max_in_window`` into a server-wide maximum."""
+    for seconds, count in other.items():
+        if count > into.get(seconds, 0):
+            into[seconds] = count
