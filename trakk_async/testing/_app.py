@@ -32,7 +32,7 @@ API_PREFIX: Final = "/api/v1"
 FaultKind = Literal["500", "502", "drop", "truncate", "latency", "429"]
 FAULT_KINDS: Final = frozenset({"500", "502", "drop", "truncate", "latency", "429"})
 _CACHE_TTL: Final = 3600.0
-_TOKEN_KEY: Final = "trakk_async.testing.token"
+_TOKEN_KEY: Final = web.RequestKey("trakk_token", object)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

@@ -462,7 +462,8 @@ class World:
         reports = self.reports(project)
         previous = reports[-1] if reports else None
         if previous is not None and previous.date_to_create_texts is not None:
-            create = _add_months(previous.date_to_create_texts, 1, project.report_day)
+            previous_day = previous.date_to_create_texts
+            create = _add_months(previous_day, 1, previous_day.day)
         else:
             create = self.today
         now = datetime.combine(self.today, time(12, tzinfo=UTC))
