@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from trakk_async.testing.pytest_plugin import fake_trakk
+from trakk_async.testing.pytest_plugin import fake_trakk, trakk_client
 
-__all__ = ["fake_trakk"]
+__all__ = ["fake_trakk", "trakk_client"]

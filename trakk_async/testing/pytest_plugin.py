@@ -46,7 +46,8 @@ else:
     @pytest_asyncio.fixture
     async def fake_trakk(request: pytest.FixtureRequest) -> AsyncIterator[FakeTrakk]:
         """A :class:`FakeTrakk` serving on 127.0.0.1 for one test."""
-        seed = int(request.config.getoption("--trakk-fake-seed"))
+        # default: also works when the fixtures are imported without the plugin's option
+        seed = int(request.config.getoption("--trakk-fake-seed", default=1))
         async with FakeTrakk.running(
             seed=seed, projects=FIXTURE_PROJECTS, rate_limits=FIXTURE_RATE_LIMITS
         ) as fake:
