@@ -339,6 +339,13 @@ async def test_authentication_errors(api: Api, world: FakeTrakk) -> None:
     await api.error(401, "unauthenticated", "/projects", token=token)
 
 
+async def test_ip_restricted_tokens(api: Api, world: FakeTrakk) -> None:
+    inside = world.new_token(world.agency_id, allowed_ips=["10.0.0.0/8", "127.0.0.1"])
+    outside = world.new_token(world.agency_id, allowed_ips=["192.0.2.0/24"])
+    await api.ok("/me", inside)
+    await api.error(403, "forbidden", "/me", token=outside)
+
+
 async def test_other_agencys_project_is_forbidden(api: Api, world: FakeTrakk) -> None:
     foreign = next(p for p in world.project_ids(all_agencies=True) if world.agency_of(p) != 1)
     for suffix in ("", "/reports", "/reports/latest", "/keywords", "/reports/1/content"):

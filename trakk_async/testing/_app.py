@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import logging
 import math
 import random
 import time
@@ -28,6 +30,7 @@ from trakk_async.testing._world import (
     iso_datetime,
 )
 
+_log = logging.getLogger(__name__)
 API_PREFIX: Final = "/api/v1"
 FaultKind = Literal["500", "502", "drop", "truncate", "latency", "429"]
 FAULT_KINDS: Final = frozenset({"500", "502", "drop", "truncate", "latency", "429"})
@@ -57,6 +60,16 @@ class _Token:
     name: str
     agency_id: int | None
     throttle: Throttle
+    allowed_ips: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None = None
+
+    def admits(self, remote: str | None) -> bool:
+        if self.allowed_ips is None:
+            return True
+        try:
+            address = ipaddress.ip_address(remote or "")
+        except ValueError:
+            return False
+        return any(address in network for network in self.allowed_ips)
 
     @property
     def abilities(self) -> list[str]:
@@ -212,9 +225,17 @@ class FakeTrakk:
     # -- controls -----------------------------------------------------------------------
 
     def new_token(
-        self, agency_id: int | None = None, rate_limits: Iterable[tuple[int, float]] | None = None
+        self,
+        agency_id: int | None = None,
+        rate_limits: Iterable[tuple[int, float]] | None = None,
+        *,
+        allowed_ips: Iterable[str] | None = None,
     ) -> str:
-        """A fresh token with its own rate-limit windows; ``agency_id=None``: super-admin."""
+        """A fresh token with its own rate-limit windows; ``agency_id=None``: super-admin.
+
+        ``allowed_ips`` (addresses or CIDR ranges) restricts where the token may be used
+        from; requests from elsewhere get 403, as on Trakk.
+        """
         if agency_id is not None:
             agency = self.world.agency(agency_id)
         self._token_counter += 1
@@ -228,6 +249,11 @@ class FakeTrakk:
             name="Super-admin token" if agency_id is None else f"{agency.name} API token",
             agency_id=agency_id,
             throttle=self._throttle(rate_limits),
+            allowed_ips=(
+                None
+                if allowed_ips is None
+                else tuple(ipaddress.ip_network(ip, strict=False) for ip in allowed_ips)
+            ),
         )
         return value
 
@@ -493,6 +519,8 @@ class FakeTrakk:
         token = self._authenticate(request)
         if token is None:
             return _error(401, "unauthenticated", "Unauthenticated.")
+        if not token.admits(request.remote):
+            return _error(403, "forbidden", "This token may not be used from your IP address.")
         decision = token.throttle.hit()
         for seconds, count in token.throttle.max_in_window.items():
             if count > self._max_in_window.get(seconds, 0):
@@ -510,6 +538,9 @@ class FakeTrakk:
                 response = await handler(request)  # type: ignore[assignment]
             except _ApiError as exc:
                 response = _error(exc.status, exc.code, exc.message)
+            except Exception:  # as Trakk: an envelope, no internal details
+                _log.exception("FakeTrakk handler failed for %s", request.path)
+                response = _error(500, "server_error", "Server Error")
         response.headers.update(_rate_headers(decision))
         return response
 
