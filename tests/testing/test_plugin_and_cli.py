@@ -58,7 +58,7 @@ def test_plugin_loads_in_a_users_suite_with_its_seed_option(tmp_path: Path) -> N
 
             @pytest.mark.asyncio
             async def test_user(fake_trakk):
-                assert fake_trakk.world.seed == 5
+                assert fake_trakk.seed == 5
                 expected = FakeTrakk(seed=5, projects=25).world.projects[1].name
                 headers = {"Authorization": f"Bearer {fake_trakk.token}"}
                 async with aiohttp.ClientSession() as session:

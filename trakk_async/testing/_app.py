@@ -137,6 +137,7 @@ class FakeTrakk:
         clock: Clock = time.monotonic,
         wall: Clock = time.time,
     ) -> None:
+        #: The generated data behind the API (advanced use; prefer the controls below).
         self.world = World(seed=seed, projects=projects, agencies=agencies, today=today)
         self._seed = seed
         self._default_limits = list(rate_limits)
@@ -273,6 +274,11 @@ class FakeTrakk:
         """Set the fake's "today" (used by ``/reports/latest``)."""
         self.world.today = today
         self._cache.clear()
+
+    @property
+    def seed(self) -> int:
+        """The seed the world was generated from."""
+        return self._seed
 
     @property
     def today(self) -> date:
@@ -572,7 +578,7 @@ class FakeTrakk:
             raise _ApiError(403, "forbidden", "This project belongs to another agency.")
         return project
 
-    def _cached(self, request: web.Request, project: Project | None, data: object) -> web.Response:
+    def _cached(self, project: Project | None, data: object) -> web.Response:
         key = "projects" if project is None else ("project", project.id)
         return _json({"data": data, "cache_refreshed_at": self._cache_stamp(key)})
 
@@ -622,28 +628,26 @@ class FakeTrakk:
 
     async def _project_detail(self, request: web.Request) -> web.Response:
         project = self._visible_project(request)
-        return self._cached(
-            request, project, self.world.project_detail(project, self._api_base(request))
-        )
+        return self._cached(project, self.world.project_detail(project, self._api_base(request)))
 
     async def _reports(self, request: web.Request) -> web.Response:
         project = self._visible_project(request)
         reports = sorted(self.world.reports(project), key=lambda r: (r.created_at, r.id))
-        return self._cached(request, project, [r.to_json() for r in reversed(reports)])
+        return self._cached(project, [r.to_json() for r in reversed(reports)])
 
     async def _latest(self, request: web.Request) -> web.Response:
         project = self._visible_project(request)
         report = self.world.latest_report(project)
         if report is None:
             raise _ApiError(404, "not_found", "No current or upcoming report for this project.")
-        return self._cached(request, project, report.to_json())
+        return self._cached(project, report.to_json())
 
     async def _last_generated(self, request: web.Request) -> web.Response:
         project = self._visible_project(request)
         report = self.world.last_generated(project)
         if report is None:
             raise _ApiError(404, "not_found", "This project has no completed reports yet.")
-        return self._cached(request, project, report.to_json())
+        return self._cached(project, report.to_json())
 
     async def _content(self, request: web.Request) -> web.Response:
         project = self._visible_project(request)
@@ -654,12 +658,12 @@ class FakeTrakk:
         report = self.world.report_by_number(project, number)
         if report is None:
             raise _ApiError(404, "not_found", f"Report {number} does not exist for this project.")
-        return self._cached(request, project, self.world.report_content(project, report))
+        return self._cached(project, self.world.report_content(project, report))
 
     async def _keywords(self, request: web.Request) -> web.Response:
         project = self._visible_project(request)
         data = [self.world.keyword_json(project, kw) for kw in self.world.keywords(project)]
-        return self._cached(request, project, data)
+        return self._cached(project, data)
 
     async def _countries(self, request: web.Request) -> web.Response:
         _only_params(request, ())

@@ -106,7 +106,7 @@ class FakeReport:
     managed_by: User | None
     pdf_link: str | None
     web_link: str | None
-    #: ids of keywords with content; built when the report completes.
+    #: ids of keywords with content once completed; built on first use.
     with_content: frozenset[int] | None = None
 
     @property
@@ -386,7 +386,6 @@ class World:
             slug = _slug(project.agency.name.split()[0])
             report.pdf_link = f"https://admin.trakk.ai/reports/{slug}-report-{report.id}.pdf"
             report.web_link = f"https://admin.trakk.ai/reports/view/{rng.getrandbits(48):012x}"
-            self.content_keywords(project, report)
         else:
             report.generated_at = None
             report.sent = False
