@@ -24,6 +24,9 @@ import attrs
 DEFAULT_WINDOWS: Final[tuple[tuple[int, float], ...]] = ((60, 60.0), (1000, 3600.0))
 #: Added to ``Retry-After`` (whole seconds, so up to one second early) before resuming.
 RETRY_AFTER_SAFETY: Final = 1.0
+#: After a pause, the first request goes alone; the others wait for its answer (which
+#: tells how much budget is really left) at most this long (or the shortest window).
+PROBE_TIMEOUT: Final = 5.0
 
 
 def default_margin(seconds: float) -> float:
@@ -249,6 +252,10 @@ class LimiterCore:
         )
         #: No grant before this time (set by a 429).
         self.paused_until = -math.inf
+        #: After a pause, the time until which the first request's answer is awaited
+        #: before anything else goes (None: not resuming from a pause).
+        self.probe_until: float | None = None
+        self._resuming = False
 
     @property
     def windows(self) -> tuple[tuple[int, float], ...]:
@@ -262,6 +269,8 @@ class LimiterCore:
     def free_at(self, now: float) -> float:
         """The earliest time >= now at which one request may be granted."""
         at = max(now, self.paused_until)
+        if self.probe_until is not None:
+            at = max(at, self.probe_until)
         for log in self.logs:
             at = max(at, log.free_at(now))
         return at
@@ -270,6 +279,8 @@ class LimiterCore:
         """Why a request cannot go at ``now`` (for log lines); "" if it can."""
         if self.paused_until > now:
             return "paused after a 429"
+        if self.probe_until is not None and self.probe_until > now:
+            return "resuming after a 429: waiting for the first answer"
         for log in self.logs:
             if log.free_at(now) > now:
                 return f"{log.limit} per {log.seconds:g}s spent"
@@ -279,6 +290,11 @@ class LimiterCore:
         """Book one request at ``now`` in every window (the caller checked free_at)."""
         for log in self.logs:
             log.log.append(now)
+        if self._resuming:
+            # The first request after a pause goes alone: no burst into a window that
+            # someone else may have started using meanwhile.
+            self._resuming = False
+            self.probe_until = now + min(PROBE_TIMEOUT, self.logs[0].seconds)
 
     def try_grant(self, now: float) -> bool:
         """Book one request at ``now`` if every window has room and no pause holds."""
@@ -296,7 +312,7 @@ class LimiterCore:
         for log in self.logs:
             log.expire(now)
         logs = [(log.limit, log.span, list(log.log)) for log in self.logs]
-        at = max(now, self.paused_until)
+        at = max(now, self.paused_until, self.probe_until or now)
         for _ in range(ahead + 1):
             at = max(now, self.paused_until, at)
             for limit, span, entries in logs:
@@ -310,8 +326,12 @@ class LimiterCore:
     def observe(self, now: float, obs: Observation) -> None:
         """Mirror what a response said: capacity, foreign usage, a 429's pause."""
         index: int | None = None
-        if obs.pause is not None:
+        if obs.pause is None:
+            self.probe_until = None
+        else:
             self.paused_until = max(self.paused_until, now + obs.pause)
+            self.probe_until = None
+            self._resuming = True
             index = window_for_pause(obs.pause, [log.seconds for log in self.logs])
         if obs.limit is not None:
             limit_index = window_for_limit(obs.limit, [log.limit for log in self.logs])

@@ -221,7 +221,8 @@ class TokenBucketLimiter(_FairQueue):
     ``X-RateLimit-Limit`` corrects a window's capacity (the value tells which window the
     pair describes); ``X-RateLimit-Remaining`` lower than this limiter expects books the
     difference (someone else uses the token); a 429 pauses every task until the window
-    resets (``Retry-After`` plus a second of safety), then the queue resumes in order.
+    resets (``Retry-After`` plus a second of safety), then the queue resumes in order,
+    without a burst: the first request goes alone and the others wait for its answer.
     """
 
     def __init__(
@@ -280,13 +281,15 @@ class TokenBucketLimiter(_FairQueue):
         """Mirror a response's rate-limit headers; pause everyone on a 429."""
         core = self._core
         obs = read_headers(status, headers, wall=self._wall(), longest=core.longest)
-        before = core.windows
+        before, probing = core.windows, core.probe_until is not None
         core.observe(self._clock(), obs)
         if obs.pause is not None:
             logger.debug("429: pausing every request for %.1fs", obs.pause)
         if core.windows != before:
             logger.debug("rate-limit windows corrected from headers: %s", core.windows)
             self._poke()
+        elif probing and core.probe_until is None:
+            self._poke()  # the first answer after a pause came: the queue resumes
 
     def snapshot(self) -> RateLimitSnapshot:
         """The budget as seen now (what ``client.rate_limit`` returns)."""

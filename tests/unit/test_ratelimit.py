@@ -194,10 +194,25 @@ async def test_a_429_pauses_everyone_then_resumes_in_order(vt: VirtualTime) -> N
     assert snap.paused_for == 30.0
     assert snap.remaining == 0
     assert limiter.windows == ((3, 10.0), (30, 100.0))
+    await vt.run(until=36.0)
+    # Resuming without a burst: the first request goes alone, at the end of the pause ...
+    assert served == [(0, 32.0)]
+    vt.now = 33.0
+    # ... and its answer (one request left in this window) lets the queue go on.
+    limiter.observe(200, {"X-RateLimit-Limit": "3", "X-RateLimit-Remaining": "1"})
     await vt.run()
     await asyncio.gather(*tasks)
-    assert [i for i, _ in served] == [0, 1, 2, 3]
-    assert all(t >= 32.0 for _, t in served)
+    assert served == [(0, 32.0), (1, 33.0), (2, 42.0), (3, 43.0)]
+
+
+async def test_after_a_pause_a_lost_first_answer_only_delays_the_rest(vt: VirtualTime) -> None:
+    limiter = vt.limiter([(5, 2.0)])
+    limiter.observe(429, {"Retry-After": "1"})
+    first = asyncio.ensure_future(limiter.acquire())
+    second = asyncio.ensure_future(limiter.acquire())
+    await vt.run()
+    await asyncio.gather(first, second)
+    assert vt.now == 4.0  # paused until 2.0, then the answer awaited for one window
 
 
 async def test_a_larger_limit_wakes_the_head_early(vt: VirtualTime) -> None:
