@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from ._errors import APIConnectionError
 from ._ratelimit_core import (
     DEFAULT_WINDOWS,
+    PROBE_TIMEOUT,
     check_margin,
     check_windows,
     default_margin,
@@ -50,13 +51,13 @@ logger = logging.getLogger("trakk_async.ratelimit")
 # KEYS: pause, limits (hash), one sorted set per window.
 # ARGV: member, mode ("acquire" or "peek"), then per window: name, configured limit,
 #       span in microseconds (seconds + margin).
-# Returns: {wait_us, granted, then per window: limit, used, oldest_us}.
+# Returns: {wait_us, granted, paused_us, then per window: limit, used, resets_in_us}.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local wait = 0
+local wait, paused = 0, 0
 local pause = tonumber(redis.call('GET', KEYS[1]) or '0')
-if pause > now then wait = pause - now end
+if pause > now then wait, paused = pause - now, pause - now end
 local n = #KEYS - 2
 local limits, used, spans = {}, {}, {}
 for i = 1, n do
@@ -82,7 +83,7 @@ if wait <= 0 and ARGV[2] == 'acquire' then
     used[i] = used[i] + 1
   end
 end
-local out = {wait, granted}
+local out = {wait, granted, paused}
 for i = 1, n do
   local oldest = redis.call('ZRANGE', KEYS[i + 2], 0, 0, 'WITHSCORES')
   local resets = 0
@@ -198,6 +199,10 @@ class RedisRateLimiter(_FairQueue):
         self._clock = clock
         self._wall = wall
         self._paused_until = -math.inf
+        # As in TokenBucketLimiter: after a pause, one request per process goes first and
+        # the others wait for its answer (at most the probe timeout).
+        self._resuming = False
+        self._probe_until: float | None = None
         self._last: tuple[float, list[int]] | None = None
         self._pending: set[asyncio.Task[None]] = set()
 
@@ -217,6 +222,7 @@ class RedisRateLimiter(_FairQueue):
         return args
 
     async def _script(self, mode: str) -> tuple[float, bool]:
+        """Run the acquire script: (seconds to wait, whether a request was booked)."""
         self._count += 1
         try:
             async with asyncio.timeout(self._timeout):
@@ -229,18 +235,36 @@ class RedisRateLimiter(_FairQueue):
                 f"the rate limiter's Redis did not answer ({type(exc).__name__}: {exc})"
             ) from exc
         values = [int(v) for v in reply]
-        self._limits = values[2::3]
-        self._last = (self._clock(), values)
-        return values[0] / 1e6, bool(values[1])
+        now = self._clock()
+        self._limits = values[3::3]
+        self._last = (now, values)
+        if values[2] > 0:  # another process shared a 429's pause
+            self._paused_until = max(self._paused_until, now + values[2] / 1e6)
+            self._resuming = True
+        granted = bool(values[1])
+        if granted and self._resuming:
+            self._resuming = False
+            self._probe_until = now + min(PROBE_TIMEOUT, self._configured[0][1])
+        return values[0] / 1e6, granted
+
+    def _local_wait(self) -> tuple[float, str]:
+        """What this process knows without asking Redis: a pause, or an awaited answer."""
+        now = self._clock()
+        if self._paused_until > now:
+            return self._paused_until - now, "paused after a 429"
+        if self._probe_until is not None and self._probe_until > now:
+            return self._probe_until - now, "resuming after a 429: waiting for the first answer"
+        return 0.0, ""
 
     async def acquire(self, *, max_wait: float | None = None) -> None:
         """Wait until one request may be sent; see :class:`RateLimiter`."""
-        if not self._waiters and self._paused_until <= self._clock():
+        local, _ = self._local_wait()
+        if not self._waiters and local <= 0:
             wait, granted = await self._script("acquire")
             if granted:
                 return
         else:
-            wait = max(0.0, self._paused_until - self._clock())
+            wait = local
             if max_wait is not None:
                 peek, _ = await self._script("peek")
                 wait = max(wait, peek)
@@ -253,9 +277,9 @@ class RedisRateLimiter(_FairQueue):
         await self._queue()
 
     async def _grant_or_wait(self) -> tuple[float, str]:
-        local = self._paused_until - self._clock()
+        local, why = self._local_wait()
         if local > 0:
-            return local, "paused after a 429"
+            return local, why
         wait, granted = await self._script("acquire")
         if granted:
             return 0.0, ""
@@ -265,11 +289,15 @@ class RedisRateLimiter(_FairQueue):
         """Share what a response said through Redis (in the background)."""
         longest = self._configured[-1][1]
         obs = read_headers(status, headers, wall=self._wall(), longest=longest)
-        if obs.limit is None and obs.pause is None:
-            return
         index: int | None = None
-        if obs.pause is not None:
+        if obs.pause is None:
+            if self._probe_until is not None:
+                self._probe_until = None
+                self._poke()  # the first answer after a pause came: the queue resumes
+        else:
             self._paused_until = max(self._paused_until, self._clock() + obs.pause)
+            self._resuming = True
+            self._probe_until = None
             index = window_for_pause(obs.pause, [s for _, s in self._configured])
             logger.debug("429: pausing every request for %.1fs (shared)", obs.pause)
         if obs.limit is not None:
@@ -277,7 +305,8 @@ class RedisRateLimiter(_FairQueue):
             if index is None or self._limits[by_limit] == obs.limit:
                 index = by_limit
             self._limits[index] = obs.limit
-        assert index is not None
+        if index is None:
+            return
         self._count += 1
         args = [
             str(round(obs.pause * 1e6)) if obs.pause is not None else "0",
@@ -322,7 +351,7 @@ class RedisRateLimiter(_FairQueue):
         age = now - taken
         snaps = []
         for i, (_, seconds) in enumerate(self._configured):
-            limit, used, resets_us = values[2 + 3 * i : 5 + 3 * i]
+            limit, used, resets_us = values[3 + 3 * i : 6 + 3 * i]
             snaps.append(
                 WindowSnapshot(
                     limit=limit,

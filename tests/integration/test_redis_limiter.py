@@ -332,6 +332,24 @@ async def test_a_429_pause_and_a_corrected_limit_are_shared(
 
 
 @pytest.mark.redis
+async def test_another_process_resumes_after_a_shared_pause_without_a_burst(
+    redis_clients: list[object],
+) -> None:
+    a, b = (redis_limiter(c, windows=[(60, 60.0)]) for c in redis_clients[:2])
+    a.observe(429, {"Retry-After": "0"})  # a pause of one second, for everyone
+    await a.aclose()  # type: ignore[attr-defined]
+    first = asyncio.ensure_future(b.acquire())
+    second = asyncio.ensure_future(b.acquire())
+    await asyncio.wait_for(first, 5)
+    await asyncio.sleep(0.2)
+    assert not second.done()  # it waits for the answer to the first request
+    assert b.snapshot().windows[0].used == 1
+    b.observe(200, {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59"})
+    await asyncio.wait_for(second, 2)
+    await b.aclose()  # type: ignore[attr-defined]
+
+
+@pytest.mark.redis
 async def test_keys_name_a_hash_of_the_token_and_expire(
     redis_clients: list[object],
 ) -> None:
