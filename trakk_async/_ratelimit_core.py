@@ -142,17 +142,23 @@ def read_headers(
     return Observation(limit=limit, remaining=remaining, pause=pause)
 
 
-def window_for_limit(limit: int, limits: Sequence[int]) -> int:
+def window_for_limit(
+    limit: int, limits: Sequence[int], configured: Sequence[int] | None = None
+) -> int:
     """Index of the window an ``X-RateLimit-Limit`` value describes.
 
-    An exact match wins (the shortest window on a tie); otherwise the value corrects the
-    window whose current limit is nearest on a log scale: 30 or 120 correct a 60/minute
-    window, 500 or 5,000 a 1,000/hour one.
+    A window whose current limit (then: whose configured limit) equals the value wins,
+    the shortest on a tie; otherwise the value corrects the window whose configured limit
+    is nearest on a log scale: 30 or 120 correct a 60/minute window, 500 or 5,000 a
+    1,000/hour one. Comparing with the configured limits keeps one correction from
+    steering the next.
     """
-    for i, current in enumerate(limits):
-        if current == limit:
-            return i
-    return min(range(len(limits)), key=lambda i: abs(math.log(limit / limits[i])))
+    configured = limits if configured is None else configured
+    for candidates in (limits, configured):
+        for i, value in enumerate(candidates):
+            if value == limit:
+                return i
+    return min(range(len(configured)), key=lambda i: abs(math.log(limit / configured[i])))
 
 
 def window_for_pause(pause: float, seconds: Sequence[float]) -> int:
@@ -334,7 +340,9 @@ class LimiterCore:
             self._resuming = True
             index = window_for_pause(obs.pause, [log.seconds for log in self.logs])
         if obs.limit is not None:
-            limit_index = window_for_limit(obs.limit, [log.limit for log in self.logs])
+            limit_index = window_for_limit(
+                obs.limit, [log.limit for log in self.logs], [log.configured for log in self.logs]
+            )
             if index is None or self.logs[limit_index].limit == obs.limit:
                 index = limit_index
             self.logs[index].limit = obs.limit

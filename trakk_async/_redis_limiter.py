@@ -301,7 +301,9 @@ class RedisRateLimiter(_FairQueue):
             index = window_for_pause(obs.pause, [s for _, s in self._configured])
             logger.debug("429: pausing every request for %.1fs (shared)", obs.pause)
         if obs.limit is not None:
-            by_limit = window_for_limit(obs.limit, self._limits)
+            by_limit = window_for_limit(
+                obs.limit, self._limits, [limit for limit, _ in self._configured]
+            )
             if index is None or self._limits[by_limit] == obs.limit:
                 index = by_limit
             self._limits[index] = obs.limit

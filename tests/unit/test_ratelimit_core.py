@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -18,6 +19,38 @@ from trakk_async._ratelimit_core import (
     window_for_limit,
     window_for_pause,
 )
+
+
+class Laravel:
+    """Fixed windows opened by the first hit; answers with Trakk's rate-limit headers."""
+
+    def __init__(self, windows: list[tuple[int, float]]) -> None:
+        self.windows = windows
+        self.opened: list[float | None] = [None] * len(windows)
+        self.hits = [0] * len(windows)
+
+    def hit(self, now: float) -> tuple[int, dict[str, str]]:
+        for i, (_, seconds) in enumerate(self.windows):
+            opened = self.opened[i]
+            if opened is not None and now >= opened + seconds:
+                self.opened[i], self.hits[i] = None, 0
+        spent = [i for i, (limit, _) in enumerate(self.windows) if self.hits[i] >= limit]
+        if spent:
+            i = spent[-1]
+            opened = self.opened[i]
+            assert opened is not None
+            retry = max(1, math.ceil(opened + self.windows[i][1] - now))
+            return 429, {"X-RateLimit-Limit": str(self.windows[i][0]), "Retry-After": str(retry)}
+        for i in range(len(self.windows)):
+            if self.opened[i] is None:
+                self.opened[i] = now
+            self.hits[i] += 1
+        i = min(range(len(self.windows)), key=lambda k: self.windows[k][0] - self.hits[k])
+        left = self.windows[i][0] - self.hits[i]
+        return 200, {
+            "X-RateLimit-Limit": str(self.windows[i][0]),
+            "X-RateLimit-Remaining": str(left),
+        }
 
 
 def laravel_refusals(grants: list[float], limit: int, seconds: float) -> int:
@@ -175,6 +208,9 @@ def test_which_window_a_limit_or_a_pause_describes() -> None:
     assert window_for_limit(30, [60, 1000]) == 0
     assert window_for_limit(120, [60, 1000]) == 0
     assert window_for_limit(500, [60, 1000]) == 1
+    # Nearest to the configured limits, so one correction does not steer the next.
+    assert window_for_limit(250, [300, 1000], [60, 1000]) == 1
+    assert window_for_limit(60, [300, 1000], [60, 1000]) == 0
     assert window_for_pause(31.0, [60.0, 3600.0]) == 0
     assert window_for_pause(61.0, [60.0, 3600.0]) == 0  # Retry-After 60 + safety
     assert window_for_pause(62.5, [60.0, 3600.0]) == 1  # longer than a minute: the hour
@@ -229,6 +265,43 @@ def test_a_429_with_an_unknown_limit_corrects_the_window_its_pause_belongs_to() 
     core = LimiterCore(margin=0.0)
     core.observe(0.0, Observation(limit=800, remaining=0, pause=1200.0))
     assert core.windows == ((60, 60.0), (800, 3600.0))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    minute=st.integers(5, 20),
+    hour=st.integers(25, 150),
+    foreign=st.integers(0, 3),
+    gaps=st.lists(st.floats(0, 0.5, allow_nan=False), min_size=1, max_size=150),
+)
+def test_the_server_limits_are_learnt_from_the_headers(
+    minute: int, hour: int, foreign: int, gaps: list[float]
+) -> None:
+    """Configured 10/s and 50/10s; the token really has others and another user."""
+    server = Laravel([(minute, 1.0), (hour, 10.0)])
+    core = LimiterCore([(10, 1.0), (50, 10.0)], margin=0.01)
+    arrivals = [sum(gaps[: i + 1]) for i in range(len(gaps))]
+    last, statuses, grant_times = 0.0, [], []
+    for n, arrival in enumerate(arrivals):
+        if n % 10 == 0:
+            for _ in range(foreign):  # someone else's requests, without our limiter
+                server.hit(max(arrival, last))
+        at = core.free_at(max(arrival, last))
+        core.grant(at)
+        status, headers = server.hit(at)
+        statuses.append(status)
+        grant_times.append(at)
+        core.observe(at, read_headers(status, headers, wall=0.0, longest=10.0))
+        last = at
+    refused = statuses.count(429)
+    if foreign == 0:
+        # Only a window not yet described by the headers can be overrun, once.
+        assert refused <= 2
+        assert statuses[0] == 200
+    assert core.windows[0] == (minute, 1.0)  # described by the very first answer
+    # Every 429 paused the core: two never come within one Retry-After (>= 2 s here).
+    times = [t for t, s in zip(grant_times, statuses, strict=True) if s == 429]
+    assert all(b - a >= 2.0 for a, b in itertools.pairwise(times))
 
 
 @settings(max_examples=100, deadline=None)
