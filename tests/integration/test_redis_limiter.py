@@ -1,18 +1,17 @@
-"""The limiters against a Laravel-style server over real loopback HTTP, and through Redis.
+"""The limiters over real loopback HTTP against Laravel fixed windows, and through Redis.
 
-The server (below, in its own thread and event loop) counts requests in fixed windows
-that open at the first request, like Laravel's throttle middleware, and answers 429 with
-``Retry-After`` / ``X-RateLimit-Reset`` once one is spent. Assertions are counts on the
-server side (429s sent, most requests seen inside one window), never durations.
-
-Requests go through the client's seam: ``acquire`` -> GET -> ``observe``, a 429 retried
-(through the limiter again) up to three times, as ``TrakkClient`` does.
+Two servers: :class:`FakeTrakk` behind real :class:`TrakkClient` s, and a minimal
+Laravel-window server (below, in its own thread and event loop) used through the client's
+seam (``acquire`` -> GET -> ``observe``, a 429 retried through the limiter up to three
+times) where a test must tell our 429s from another consumer's. Windows open at the
+first request and a spent one answers 429 with ``Retry-After`` / ``X-RateLimit-Reset``.
+Assertions are counts on the server side (429s sent, most requests inside one window),
+never durations. Tests needing a real ``redis-server`` are marked ``redis``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 import socket
@@ -27,8 +26,10 @@ import pytest
 from aiohttp import web
 
 from tests.redis_server import redis_server
+from trakk_async import TrakkClient
 from trakk_async._errors import APIConnectionError, RateLimitError
 from trakk_async.ratelimit import RateLimiter, TokenBucketLimiter
+from trakk_async.testing import FakeTrakk
 
 pytestmark = pytest.mark.integration
 
@@ -179,27 +180,6 @@ def server() -> Iterator[LaravelServer]:
 # --------------------------------------------------------------------------- in-process
 
 
-async def test_64_tasks_300_requests_see_no_429(server: LaravelServer) -> None:
-    limiter = TokenBucketLimiter(windows=WINDOWS)
-    assert await run_load(limiter, server.url, 300, 64) == 0
-    assert server.accepted == 300
-    assert server.refused == 0
-    assert server.max_in_window == {0.5: 20, 2.5: 100}
-
-
-async def test_a_lower_real_limit_is_learnt_from_the_first_responses(
-    server: LaravelServer,
-) -> None:
-    server.set_windows([(10, 0.5), (60, 2.5)])
-    limiter = TokenBucketLimiter(windows=WINDOWS)
-    await run_load(limiter, server.url, 150, 64)  # finishes without an error
-    # 10 per 0.5 s never lets 60 into 2.5 s, so the server never reports on that window.
-    assert limiter.windows[0] == (10, 0.5)
-    assert server.accepted == 150
-    # Only the very first burst, sent before any answer came back, can overshoot.
-    assert server.refused <= 20
-
-
 async def test_a_second_consumer_slows_us_down_without_failures(server: LaravelServer) -> None:
     limiter = TokenBucketLimiter(windows=WINDOWS)
     stop = asyncio.Event()
@@ -218,15 +198,56 @@ async def test_a_second_consumer_slows_us_down_without_failures(server: LaravelS
 
     other = asyncio.ensure_future(other_tool())
     try:
-        seen = await run_load(limiter, server.url, 200, 64)  # every request succeeds
+        seen = await run_load(limiter, server.url, 150, 64)  # every request succeeds
     finally:
         stop.set()
         await other
-    assert server.accepted == 200 + foreign
+    assert server.accepted == 150 + foreign
     assert server.refused - server.refused_other == seen
     print(f"ours: 429 x {seen}; the other tool: {foreign} ok, 429 x {server.refused_other}")
     # The limiter booked what the server counted beyond our requests: 429s stay rare.
     assert seen <= 20
+
+
+# --------------------------------------------------------------------------- TrakkClient
+
+
+async def client_load(clients: list[TrakkClient], requests: int, tasks: int) -> None:
+    todo = iter(range(requests))
+
+    async def worker(client: TrakkClient) -> None:
+        for _ in todo:
+            await client.get_json("/me")
+
+    await asyncio.gather(*(worker(clients[k % len(clients)]) for k in range(tasks)))
+
+
+async def test_trakk_clients_sharing_a_limiter_draw_no_429_from_the_fake() -> None:
+    async with FakeTrakk.running(seed=1, projects=5, rate_limits=WINDOWS) as fake:
+        limiter = TokenBucketLimiter(windows=WINDOWS)
+        async with (
+            TrakkClient(fake.token, base_url=fake.base_url, rate_limiter=limiter) as a,
+            TrakkClient(fake.token, base_url=fake.base_url, rate_limiter=limiter) as b,
+        ):
+            await client_load([a, b], 300, 64)
+            snap = a.rate_limit
+        stats = fake.stats()
+    assert stats.requests == 300
+    assert stats.rate_limited == 0
+    assert stats.max_in_window == {0.5: 20, 2.5: 100}
+    assert [(w.limit, w.seconds) for w in snap.windows] == WINDOWS
+
+
+async def test_a_token_with_a_lower_limit_finishes_without_an_error() -> None:
+    async with FakeTrakk.running(seed=1, projects=5, rate_limits=WINDOWS) as fake:
+        fake.set_rate_limits(fake.token, [(10, 0.5), (60, 2.5)])
+        limiter = TokenBucketLimiter(windows=WINDOWS)
+        async with TrakkClient(fake.token, base_url=fake.base_url, rate_limiter=limiter) as c:
+            await client_load([c], 120, 64)
+        stats = fake.stats()
+    assert limiter.windows[0] == (10, 0.5)
+    assert stats.requests - stats.rate_limited == 120
+    assert stats.rate_limited <= 20  # only the first burst, before any answer came back
 
 
 # --------------------------------------------------------------------------- Redis
@@ -269,42 +290,43 @@ async def test_four_limiters_share_one_budget_through_redis(
 
 
 CHILD = """
-import asyncio, json, sys
-import aiohttp, redis.asyncio
-from tests.integration.test_redis_limiter import run_load
+import asyncio, sys
+import redis.asyncio
+from trakk_async import TrakkClient
 from trakk_async.ratelimit import RedisRateLimiter
+from tests.integration.test_redis_limiter import client_load, WINDOWS
 
-async def main(redis_url, url, token, windows, requests):
+async def main(redis_url, base_url, token, requests):
     client = redis.asyncio.Redis.from_url(redis_url)
-    limiter = RedisRateLimiter(client, token=token, windows=[tuple(w) for w in windows])
-    seen = await run_load(limiter, url, requests, 16)
+    limiter = RedisRateLimiter(client, token=token, windows=WINDOWS)
+    async with TrakkClient(token, base_url=base_url, rate_limiter=limiter) as trakk:
+        await client_load([trakk], requests, 16)
     await limiter.aclose()
     await client.aclose()
-    print(json.dumps({"seen": seen}))
 
-redis_url, url, token, windows, requests = sys.argv[1:]
-asyncio.run(main(redis_url, url, token, json.loads(windows), int(requests)))
+redis_url, base_url, token, requests = sys.argv[1:]
+asyncio.run(main(redis_url, base_url, token, int(requests)))
 """
 
 
 @pytest.mark.redis
-async def test_four_processes_share_one_budget_through_redis(
-    server: LaravelServer, redis_url: str
-) -> None:
+async def test_four_processes_share_one_budget_through_redis(redis_url: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    args = [redis_url, server.url, TOKEN, json.dumps(WINDOWS), "75"]
-    children = [
-        await asyncio.create_subprocess_exec(
-            sys.executable, "-c", CHILD, *args, env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE
-        )
-        for _ in range(4)
-    ]
-    outputs = [await child.communicate() for child in children]
-    assert [child.returncode for child in children] == [0, 0, 0, 0]
-    assert [json.loads(out)["seen"] for out, _ in outputs] == [0, 0, 0, 0]
-    assert server.accepted == 300
-    assert server.refused == 0
-    assert server.max_in_window[0.5] <= 20
+    async with FakeTrakk.running(seed=1, projects=5, rate_limits=WINDOWS) as fake:
+        args = [redis_url, fake.base_url, fake.token, "75"]
+        children = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-c", CHILD, *args, env=env, cwd=ROOT
+            )
+            for _ in range(4)
+        ]
+        codes = [await child.wait() for child in children]
+        stats = fake.stats()
+    assert codes == [0, 0, 0, 0]
+    assert stats.requests == 300
+    assert stats.rate_limited == 0
+    assert stats.max_in_window[0.5] <= 20
+    assert stats.max_in_window[2.5] <= 100
 
 
 @pytest.mark.redis
