@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_limiter.py            # everything (about 30 s)
+    python benchmarks/bench_limiter.py            # everything (about 50 s)
     python benchmarks/bench_limiter.py --quick    # overhead and simulation only
 
 1. Overhead: microseconds per ``acquire`` (and ``acquire`` + ``observe``, the client's
@@ -230,22 +230,28 @@ def simulation() -> None:
 
 # --------------------------------------------------------------------------- live
 
-LIVE_WINDOWS = [(20, 0.5), (100, 2.5)]
-LIVE_SECONDS = 10.0
+LIVE_WINDOWS = [(20, 1.0), (100, 5.0)]
+LIVE_SECONDS = 20.0
 
 
 def live_max(duration: float) -> int:
+    """The most the windows allow to requests sent in [0, duration]: back-to-back windows."""
     return min(limit * math.ceil(duration / seconds) for limit, seconds in LIVE_WINDOWS)
 
 
-async def greedy(limiter: object, url: str, tasks: int, duration: float) -> tuple[int, int]:
-    """``tasks`` tasks sending through the seam until ``duration`` is over: (ok, 429s)."""
-    import aiohttp
+async def greedy(
+    limiter: object, base_url: str, token: str, tasks: int, duration: float
+) -> tuple[int, int]:
+    """``tasks`` tasks sending through the client's seam until ``duration`` is over.
 
-    from tests.integration.test_redis_limiter import TOKEN
+    Returns (answered 200, answered 429). A request whose slot comes after the deadline
+    is not sent, so the run is exactly ``duration`` long on the limiter's side.
+    """
+    import aiohttp
 
     deadline = time.monotonic() + duration
     ok = refused = 0
+    url, headers = f"{base_url}/me", {"Authorization": f"Bearer {token}"}
 
     async def worker(session: aiohttp.ClientSession) -> None:
         nonlocal ok, refused
@@ -253,7 +259,7 @@ async def greedy(limiter: object, url: str, tasks: int, duration: float) -> tupl
             await limiter.acquire()  # type: ignore[attr-defined]
             if time.monotonic() >= deadline:
                 return
-            async with session.get(url, headers={"Authorization": f"Bearer {TOKEN}"}) as r:
+            async with session.get(url, headers=headers) as r:
                 await r.read()
                 limiter.observe(r.status, r.headers)  # type: ignore[attr-defined]
                 if r.status == 200:
@@ -273,53 +279,63 @@ import redis.asyncio
 from benchmarks.bench_limiter import greedy, LIVE_WINDOWS
 from trakk_async.ratelimit import RedisRateLimiter
 
-async def main(redis_url, url, duration):
+async def main(redis_url, base_url, token, duration):
     client = redis.asyncio.Redis.from_url(redis_url)
-    limiter = RedisRateLimiter(client, token="bench-live", windows=LIVE_WINDOWS)
-    ok, refused = await greedy(limiter, url, 16, duration)
+    limiter = RedisRateLimiter(client, token=token, windows=LIVE_WINDOWS)
+    ok, refused = await greedy(limiter, base_url, token, 16, duration)
     await limiter.aclose()
     await client.aclose()
     print(json.dumps([ok, refused]))
 
-asyncio.run(main(sys.argv[2], sys.argv[3], float(sys.argv[4])))
+asyncio.run(main(*sys.argv[2:5], float(sys.argv[5])))
 """
 
 
-def live() -> None:
-    from tests.integration.test_redis_limiter import LaravelServer
+async def live_in_process() -> tuple[int, int]:
+    from trakk_async.testing import FakeTrakk
 
+    async with FakeTrakk.running(seed=1, projects=5, rate_limits=LIVE_WINDOWS) as fake:
+        limiter = TokenBucketLimiter(windows=LIVE_WINDOWS)
+        ok, refused = await greedy(limiter, fake.base_url, fake.token, 64, LIVE_SECONDS)
+        assert fake.stats().rate_limited == refused
+    return ok, refused
+
+
+async def live_redis(redis_url: str) -> tuple[int, int]:
+    from trakk_async.testing import FakeTrakk
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    async with FakeTrakk.running(seed=1, projects=5, rate_limits=LIVE_WINDOWS) as fake:
+        args = [str(ROOT), redis_url, fake.base_url, fake.token, str(LIVE_SECONDS)]
+        children = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-c", CHILD, *args, env=env, stdout=subprocess.PIPE
+            )
+            for _ in range(4)
+        ]
+        results = [json.loads((await child.communicate())[0]) for child in children]
+        ok, refused = sum(r[0] for r in results), sum(r[1] for r in results)
+        assert fake.stats().rate_limited == refused
+    return ok, refused
+
+
+def live() -> None:
     best = live_max(LIVE_SECONDS)
-    windows = ", ".join(f"{n} per {s:g}s" for n, s in LIVE_WINDOWS)
-    print(f"\n3. Live over loopback HTTP, windows {windows}, {LIVE_SECONDS:g} s per run")
+    windows = ", ".join(f"{n} per {s:g} s" for n, s in LIVE_WINDOWS)
+    print(f"\n3. Live against FakeTrakk over loopback ({windows}), {LIVE_SECONDS:g} s per run")
     print(f"   {'setup':40} {'ok':>6} {'429':>6} {'util':>6}   (max {best})")
-    with LaravelServer(LIVE_WINDOWS) as server:
-        ok, refused = asyncio.run(
-            greedy(TokenBucketLimiter(windows=LIVE_WINDOWS), server.url, 64, LIVE_SECONDS)
-        )
+    ok, refused = asyncio.run(live_in_process())
     print(f"   {'TokenBucketLimiter, 64 tasks':40} {ok:6d} {refused:6d} {ok / best:6.3f}")
     started = start_redis()
     if started is None:
         return
     context, url = started
     try:
-        with LaravelServer(LIVE_WINDOWS) as server:
-            env = {**os.environ, "PYTHONPATH": str(ROOT)}
-            args = [str(ROOT), url, server.url, str(LIVE_SECONDS)]
-            children = [
-                subprocess.Popen(
-                    [sys.executable, "-c", CHILD, *args], env=env, stdout=subprocess.PIPE
-                )
-                for _ in range(4)
-            ]
-            results = [json.loads(child.communicate()[0]) for child in children]
-            ok = sum(r[0] for r in results)
-            refused = sum(r[1] for r in results)
-            accepted, refused_server = server.accepted, server.refused
-        assert (accepted, refused_server) == (ok, refused)
-        label = "RedisRateLimiter, 4 processes x 16 tasks"
-        print(f"   {label:40} {ok:6d} {refused:6d} {ok / best:6.3f}")
+        ok, refused = asyncio.run(live_redis(url))
     finally:
         context.__exit__(None, None, None)  # type: ignore[attr-defined]
+    label = "RedisRateLimiter, 4 processes x 16 tasks"
+    print(f"   {label:40} {ok:6d} {refused:6d} {ok / best:6.3f}")
 
 
 def main() -> None:
