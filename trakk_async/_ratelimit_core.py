@@ -112,13 +112,19 @@ def _number(value: str | None) -> float | None:
 
 
 def read_headers(
-    status: int, headers: Mapping[str, str], *, wall: float, longest: float
+    status: int,
+    headers: Mapping[str, str],
+    *,
+    wall: float,
+    longest: float,
+    shortest: float | None = None,
 ) -> Observation:
     """Read the rate-limit headers of a response.
 
     On a 429 the pause is ``Retry-After`` plus :data:`RETRY_AFTER_SAFETY` (it is whole
     seconds, so up to one second early), or else the time left until ``X-RateLimit-Reset``
-    (Unix seconds, read against ``wall``), or else ``longest`` (we know nothing better).
+    (Unix seconds, read against ``wall``), or else the ``shortest`` window (a bare 429,
+    from a proxy perhaps: if a longer window is spent, the next answer will say so).
     A pause is never longer than ``longest`` plus the safety: a skewed clock must not
     stall the client for days.
     """
@@ -135,7 +141,7 @@ def read_headers(
         elif reset is not None:
             pause = max(0.0, reset - wall) + RETRY_AFTER_SAFETY
         else:
-            pause = longest
+            pause = longest if shortest is None else shortest
         pause = min(pause, longest + RETRY_AFTER_SAFETY)
         if remaining is None:
             remaining = 0
@@ -271,6 +277,10 @@ class LimiterCore:
     @property
     def longest(self) -> float:
         return self.logs[-1].seconds
+
+    @property
+    def shortest(self) -> float:
+        return self.logs[0].seconds
 
     def free_at(self, now: float) -> float:
         """The earliest time >= now at which one request may be granted."""

@@ -297,7 +297,8 @@ class RedisRateLimiter(_FairQueue):
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Share what a response said through Redis (in the background)."""
         longest = self._configured[-1][1]
-        obs = read_headers(status, headers, wall=self._wall(), longest=longest)
+        shortest = self._configured[0][1]
+        obs = read_headers(status, headers, wall=self._wall(), longest=longest, shortest=shortest)
         index: int | None = None
         if obs.pause is None:
             if self._probe_until is not None:

@@ -280,7 +280,9 @@ class TokenBucketLimiter(_FairQueue):
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Mirror a response's rate-limit headers; pause everyone on a 429."""
         core = self._core
-        obs = read_headers(status, headers, wall=self._wall(), longest=core.longest)
+        obs = read_headers(
+            status, headers, wall=self._wall(), longest=core.longest, shortest=core.shortest
+        )
         before, probing = core.windows, core.probe_until is not None
         core.observe(self._clock(), obs)
         if obs.pause is not None:

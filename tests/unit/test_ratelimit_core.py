@@ -198,7 +198,7 @@ def test_read_headers_429_reset_when_no_retry_after() -> None:
     assert obs.pause == 50 + RETRY_AFTER_SAFETY
     skewed = read_headers(429, {"X-RateLimit-Reset": "9000000"}, wall=0.0, longest=3600)
     assert skewed.pause == 3600 + RETRY_AFTER_SAFETY
-    bare = read_headers(429, {}, wall=0.0, longest=60)
+    bare = read_headers(429, {}, wall=0.0, longest=3600, shortest=60)
     assert bare.pause == 60
 
 
