@@ -11,9 +11,9 @@ import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 
 import orjson
 
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from ._resources import Countries, Keywords, Languages, Projects, Reports, Users
     from .ratelimit import RateLimitSnapshot
+    from .watch import Checkpoint, ReportWatcher
 
 __version__: Final = "0.1.0"
 
@@ -192,6 +193,44 @@ class TrakkClient:
         if self._closed:
             raise RuntimeError("this TrakkClient is closed; create a new one")
 
+    def watch_reports(
+        self,
+        project_ids: Iterable[int] | None = None,
+        *,
+        checkpoint: Checkpoint | None = None,
+        budget: float = 0.5,
+        strategy: Literal["auto", "last-generated", "listing"] = "auto",
+        shard: tuple[int, int] | None = None,
+        emit_baselines: bool = False,
+    ) -> ReportWatcher:
+        """Watch projects for newly generated reports: an async iterator of ``ReportAdvanced``.
+
+        ``project_ids=None`` watches every project of the token (re-listed periodically);
+        ``checkpoint`` (``MemoryCheckpoint`` by default, ``SQLiteCheckpoint`` or
+        ``RedisCheckpoint`` to survive restarts) remembers what was seen; ``budget`` is the
+        share (0-1] of the limiter's longest window the watcher may spend; ``strategy`` is
+        ``"last-generated"``, ``"listing"`` or ``"auto"``; ``shard=(k, n)`` watches the
+        projects with ``id % n == k`` (several workers, one token). ``watcher.estimate(n)``
+        tells the sweep interval before starting::
+
+            async with client.watch_reports(checkpoint=SQLiteCheckpoint("seen.db")) as w:
+                async for event in w:
+                    print(event.project_id, event.report.report_number)
+        """
+        from .watch import ReportWatcher
+
+        self._ensure_open()
+        return ReportWatcher(
+            self,
+            project_ids,
+            checkpoint=checkpoint,
+            budget=budget,
+            strategy=strategy,
+            shard=shard,
+            emit_baselines=emit_baselines,
+            _sleep=self._sleep,
+        )
+
     async def me(self) -> Me:
         """``GET /me``: the token's identity, agency and abilities."""
         return await self._get("/me", _converter.structure_me)
@@ -252,7 +291,5 @@ class TrakkClient:
         if status >= 400:
             raise error_for_status(status, response.headers, response.body, path)
         if status != 200:
-            raise InvalidResponseError(
-                f"unexpected status {status}", status=status, path=path
-            )
+            raise InvalidResponseError(f"unexpected status {status}", status=status, path=path)
         return decode_json(status, response.body, path)

@@ -101,8 +101,7 @@ class Transport:
             if not same_origin(url, target):
                 # Never send the token to another host: stop here instead.
                 raise InvalidResponseError(
-                    "the server redirected to another host; not following it with "
-                    "the token",
+                    "the server redirected to another host; not following it with the token",
                     status=status,
                     path=path,
                 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Final
 
 from ._models import Page, ProjectSummary
@@ -59,7 +59,7 @@ class ProjectPager:
         finally:
             await pages.aclose()
 
-    async def pages(self) -> AsyncIterator[Page]:
+    async def pages(self) -> AsyncGenerator[Page, None]:
         """Yield each page in order, fetching page N+1 while the consumer holds page N."""
         seen: set[int] = set()
         number = 1

@@ -201,9 +201,7 @@ def error_for_status(
             code = c if isinstance(c, str) else None
             message = m if isinstance(m, str) else None
     if message is None:
-        message = (
-            f"no error envelope in the body: {excerpt(body)!r}" if body else "empty body"
-        )
+        message = f"no error envelope in the body: {excerpt(body)!r}" if body else "empty body"
     if status == 429:
         return RateLimitError(
             message,
@@ -266,17 +264,16 @@ class RetryPolicy:
     backoff_cap: float = 8.0
     max_retry_after: float = 60.0
 
-    def delay(
-        self, error: Exception, attempt: int, random: Callable[[], float]
-    ) -> float | None:
+    def delay(self, error: Exception, attempt: int, random: Callable[[], float]) -> float | None:
         """Seconds to wait before retry ``attempt`` (0-based) after ``error``; None: don't."""
         if attempt >= self.max_retries or not is_retryable(error):
             return None
-        backoff = random() * min(self.backoff_cap, self.backoff_base * (2**attempt))
+        backoff = random() * min(self.backoff_cap, self.backoff_base * (2.0**attempt))
         if isinstance(error, RateLimitError) and error.retry_after is not None:
-            if error.retry_after > self.max_retry_after:
+            retry_after = float(error.retry_after)
+            if retry_after > self.max_retry_after:
                 return None
-            return max(backoff, error.retry_after)
+            return max(backoff, retry_after)
         return backoff
 
 

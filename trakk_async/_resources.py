@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from . import _converter
 from ._models import Country, Keyword, Language, Listing, Page, Project, Report, ReportContent, User
 from ._pagination import ProjectPager
+from ._polling import DEFAULT_STUCK_AFTER, wait_for_completion
 from ._protocol import check_id, check_report_number, project_list_params
 
 if TYPE_CHECKING:
@@ -63,9 +64,7 @@ class Projects(_Resource):
     async def get(self, project_id: int) -> Project:
         """``GET /projects/{id}``: one project in detail."""
         path = f"/projects/{check_id(project_id, 'project_id')}"
-        return await self._client._get(
-            path, partial(_converter.structure_single, cls=Project)
-        )
+        return await self._client._get(path, partial(_converter.structure_single, cls=Project))
 
 
 class Reports(_Resource):
@@ -76,9 +75,7 @@ class Reports(_Resource):
     async def list(self, project_id: int) -> Listing[Report]:
         """All reports of a project, newest first."""
         path = f"/projects/{check_id(project_id, 'project_id')}/reports"
-        return await self._client._get(
-            path, partial(_converter.structure_listing, cls=Report)
-        )
+        return await self._client._get(path, partial(_converter.structure_listing, cls=Report))
 
     async def latest(self, project_id: int) -> Report:
         """The current or upcoming report (may not be completed: check ``status``).
@@ -106,6 +103,42 @@ class Reports(_Resource):
         path = f"/projects/{pid}/reports/{number}/content"
         return await self._client._get(path, _converter.structure_report_content)
 
+    async def wait_for_completion(
+        self,
+        project_id: int,
+        *,
+        report_number: int | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (the documented name of the deadline)
+        poll_interval: float | None = None,
+        stuck_after: float = DEFAULT_STUCK_AFTER,
+    ) -> Report:
+        """Poll until a report is ``completed`` and return it.
+
+        Without ``report_number`` it follows ``/reports/latest``; with it, that report in
+        the reports list. The interval follows the status (shorter while ``running``,
+        longer while ``pending``, growing with jitter to a cap; ``poll_interval`` sets the
+        running interval) and every poll goes through the client's rate limiter.
+
+        Raises :class:`ReportFailedError` (carrying the report) when it fails,
+        :class:`WaitTimeoutError` (also a ``TimeoutError``) after ``timeout`` seconds, and
+        :class:`NotFoundError` when there is no such report. A report stuck in one status
+        longer than ``stuck_after`` seconds is logged at WARNING. Cancelling stops at once::
+
+            report = await client.reports.wait_for_completion(42, timeout=3600)
+        """
+        check_id(project_id, "project_id")
+        if report_number is not None:
+            check_report_number(report_number)
+        return await wait_for_completion(
+            self._client,
+            project_id,
+            report_number=report_number,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            stuck_after=stuck_after,
+            _sleep=self._client._sleep,
+        )
+
 
 class Keywords(_Resource):
     """``/projects/{id}/keywords``: a project's active keywords."""
@@ -115,12 +148,10 @@ class Keywords(_Resource):
     async def list(self, project_id: int) -> Listing[Keyword]:
         """All active keywords of a project, with the report numbers that have content."""
         path = f"/projects/{check_id(project_id, 'project_id')}/keywords"
-        return await self._client._get(
-            path, partial(_converter.structure_listing, cls=Keyword)
-        )
+        return await self._client._get(path, partial(_converter.structure_listing, cls=Keyword))
 
 
-class Countries(_Lookup):
+class Countries(_Resource):
     """``/countries``: the countries used in project metadata."""
 
     __slots__ = ()
@@ -151,9 +182,7 @@ class Languages(_Resource):
     async def get(self, language_id: int) -> Language:
         """One language by id."""
         path = f"/languages/{check_id(language_id, 'language_id')}"
-        return await self._client._get(
-            path, partial(_converter.structure_single, cls=Language)
-        )
+        return await self._client._get(path, partial(_converter.structure_single, cls=Language))
 
 
 class Users(_Resource):
@@ -163,9 +192,7 @@ class Users(_Resource):
 
     async def list(self) -> Listing[User]:
         """All visible users."""
-        return await self._client._get(
-            "/users", partial(_converter.structure_listing, cls=User)
-        )
+        return await self._client._get("/users", partial(_converter.structure_listing, cls=User))
 
     async def get(self, user_id: int) -> User:
         """One user by id."""

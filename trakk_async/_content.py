@@ -1,0 +1,358 @@
+"""Typed content variants for each of the reference's 13 content schemes.
+
+A report's ``content_scheme`` (never its report number) decides which classes a keyword's
+``content`` and ``html`` are made of; :data:`SCHEMES` is that table. Array schemes give a
+tuple of variants, object schemes one object; ``qa_block`` gives a tuple of
+:class:`QAPair` and one :class:`QAHtml`; ``link_blocks`` keeps its links in content only.
+A scheme this SDK does not know gives :class:`UnknownContent` holding the raw JSON.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Final
+
+import attrs
+
+__all__ = [
+    "SCHEMES",
+    "BulletPoints",
+    "BulletPointsHtml",
+    "ContentItem",
+    "ContentScheme",
+    "H1Headline",
+    "H1HeadlineHtml",
+    "H2SummaryBlock",
+    "H2SummaryHtml",
+    "H2TextBlock",
+    "H2TextHtml",
+    "H3TextBlock",
+    "H3TextHtml",
+    "H4TextBlock",
+    "H4TextHtml",
+    "HtmlItem",
+    "ImageAltText",
+    "ImageAltTextHtml",
+    "LinkBlock",
+    "LinkBlockLink",
+    "MetaData",
+    "MetaDataHtml",
+    "NumberedPoints",
+    "NumberedPointsHtml",
+    "QAHtml",
+    "QAPair",
+    "SchemeShape",
+    "SingleTextBlock",
+    "SingleTextHtml",
+    "Subnavigation",
+    "SubnavigationHtml",
+    "SubnavigationLink",
+    "UnknownContent",
+]
+
+
+class ContentScheme(StrEnum):
+    """The ``content_scheme`` identifiers of the reference."""
+
+    METADATA = "metadata"
+    H1_HEADLINES = "h1_headlines"
+    H2_TEXT_BLOCKS = "h2_text_blocks"
+    H3_TEXT_BLOCKS = "h3_text_blocks"
+    H4_TEXT_BLOCKS = "h4_text_blocks"
+    QA_BLOCK = "qa_block"
+    LINK_BLOCKS = "link_blocks"
+    SINGLE_TEXT_BLOCK = "single_text_block"
+    H2_SUMMARY_BLOCK = "h2_summary_block"
+    SUBNAVIGATION = "subnavigation"
+    BULLET_POINTS = "bullet_points"
+    NUMBERED_POINTS = "numbered_points"
+    IMAGE_ALT_TEXT = "image_alt_text"
+
+
+# Array schemes ----------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class MetaData:
+    """``metadata`` variant (3 per keyword): a meta title and description."""
+
+    meta_title: str
+    meta_description: str
+
+
+@attrs.frozen(kw_only=True)
+class MetaDataHtml:
+    """``metadata`` html variant."""
+
+    meta_title: str
+    meta_description: str
+
+
+@attrs.frozen(kw_only=True)
+class H1Headline:
+    """``h1_headlines`` variant (3 per keyword)."""
+
+    h1: str
+
+
+@attrs.frozen(kw_only=True)
+class H1HeadlineHtml:
+    """``h1_headlines`` html variant."""
+
+    h1: str
+
+
+@attrs.frozen(kw_only=True)
+class H2TextBlock:
+    """``h2_text_blocks`` variant (3 per keyword): a heading and its text."""
+
+    h2: str
+    text: str
+
+
+@attrs.frozen(kw_only=True)
+class H2TextHtml:
+    """Rendered heading and text (``h2_text_blocks`` and ``link_blocks`` html)."""
+
+    h2_and_text: str
+
+
+@attrs.frozen(kw_only=True)
+class H3TextBlock:
+    """``h3_text_blocks`` variant (3 per keyword)."""
+
+    h3: str
+    text: str
+
+
+@attrs.frozen(kw_only=True)
+class H3TextHtml:
+    """``h3_text_blocks`` html variant."""
+
+    h3_and_text: str
+
+
+@attrs.frozen(kw_only=True)
+class H4TextBlock:
+    """``h4_text_blocks`` variant (6 per keyword)."""
+
+    h4: str
+    text: str
+
+
+@attrs.frozen(kw_only=True)
+class H4TextHtml:
+    """``h4_text_blocks`` html variant."""
+
+    h4_and_text: str
+
+
+@attrs.frozen(kw_only=True)
+class QAPair:
+    """One of the 4 question/answer pairs of a ``qa_block``."""
+
+    question: str
+    answer: str
+
+
+@attrs.frozen(kw_only=True)
+class QAHtml:
+    """The single rendered html object of a ``qa_block``."""
+
+    qa: str
+
+
+@attrs.frozen(kw_only=True)
+class LinkBlockLink:
+    """A link of a ``link_blocks`` variant (not present in its html)."""
+
+    anchor_text: str
+    url: str
+
+
+@attrs.frozen(kw_only=True)
+class LinkBlock:
+    """``link_blocks`` variant (2 per keyword): heading, text and links to wire up."""
+
+    h2: str
+    text: str
+    links: tuple[LinkBlockLink, ...]
+
+
+# Object schemes ---------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class SingleTextBlock:
+    """``single_text_block`` content."""
+
+    text: str
+
+
+@attrs.frozen(kw_only=True)
+class SingleTextHtml:
+    """``single_text_block`` html."""
+
+    text: str
+
+
+@attrs.frozen(kw_only=True)
+class H2SummaryBlock:
+    """``h2_summary_block`` content: a heading and two texts."""
+
+    h2: str
+    texts: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class H2SummaryHtml:
+    """``h2_summary_block`` html: the two texts rendered."""
+
+    texts: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class SubnavigationLink:
+    """A link of a ``subnavigation`` block."""
+
+    keyword: str
+    url: str
+
+
+@attrs.frozen(kw_only=True)
+class Subnavigation:
+    """``subnavigation`` content: links to other keyword pages."""
+
+    links: tuple[SubnavigationLink, ...]
+
+
+@attrs.frozen(kw_only=True)
+class SubnavigationHtml:
+    """``subnavigation`` html: one rendered ``<div>``."""
+
+    subnavigation: str
+
+
+@attrs.frozen(kw_only=True)
+class BulletPoints:
+    """``bullet_points`` content."""
+
+    h2: str
+    text: str
+    bullet_points: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class BulletPointsHtml:
+    """``bullet_points`` html: one rendered heading and ``<ul>``."""
+
+    bullet_points: str
+
+
+@attrs.frozen(kw_only=True)
+class NumberedPoints:
+    """``numbered_points`` content."""
+
+    h2: str
+    text: str
+    numbered_points: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class NumberedPointsHtml:
+    """``numbered_points`` html: one rendered heading and ``<ol>``."""
+
+    numbered_points: str
+
+
+@attrs.frozen(kw_only=True)
+class ImageAltText:
+    """``image_alt_text`` content: two search terms and four alt texts."""
+
+    search_terms: tuple[str, ...]
+    alt_texts: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class ImageAltTextHtml:
+    """``image_alt_text`` html: four rendered ``<img>`` tags."""
+
+    alt_texts: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class UnknownContent:
+    """Content of a scheme this SDK version does not know: the JSON as the server sent it."""
+
+    scheme: str
+    raw: Any
+
+
+ContentItem = (
+    MetaData
+    | H1Headline
+    | H2TextBlock
+    | H3TextBlock
+    | H4TextBlock
+    | QAPair
+    | LinkBlock
+    | SingleTextBlock
+    | H2SummaryBlock
+    | Subnavigation
+    | BulletPoints
+    | NumberedPoints
+    | ImageAltText
+    | UnknownContent
+)
+"""Any content variant (the element type of ``KeywordContent.content``)."""
+
+HtmlItem = (
+    MetaDataHtml
+    | H1HeadlineHtml
+    | H2TextHtml
+    | H3TextHtml
+    | H4TextHtml
+    | QAHtml
+    | SingleTextHtml
+    | H2SummaryHtml
+    | SubnavigationHtml
+    | BulletPointsHtml
+    | NumberedPointsHtml
+    | ImageAltTextHtml
+    | UnknownContent
+)
+"""Any html variant (the element type of ``KeywordContent.html``)."""
+
+
+@attrs.frozen
+class SchemeShape:
+    """How one scheme's content and html are shaped: classes, and array or object."""
+
+    content: type[Any]
+    html: type[Any]
+    content_is_array: bool
+    html_is_array: bool
+    variants: int | None
+    """The reference's number of variants (array schemes), None for object schemes."""
+
+
+SCHEMES: Final[dict[str, SchemeShape]] = {
+    ContentScheme.METADATA: SchemeShape(MetaData, MetaDataHtml, True, True, 3),
+    ContentScheme.H1_HEADLINES: SchemeShape(H1Headline, H1HeadlineHtml, True, True, 3),
+    ContentScheme.H2_TEXT_BLOCKS: SchemeShape(H2TextBlock, H2TextHtml, True, True, 3),
+    ContentScheme.H3_TEXT_BLOCKS: SchemeShape(H3TextBlock, H3TextHtml, True, True, 3),
+    ContentScheme.H4_TEXT_BLOCKS: SchemeShape(H4TextBlock, H4TextHtml, True, True, 6),
+    ContentScheme.QA_BLOCK: SchemeShape(QAPair, QAHtml, True, False, 4),
+    ContentScheme.LINK_BLOCKS: SchemeShape(LinkBlock, H2TextHtml, True, True, 2),
+    ContentScheme.SINGLE_TEXT_BLOCK: SchemeShape(
+        SingleTextBlock, SingleTextHtml, False, False, None
+    ),
+    ContentScheme.H2_SUMMARY_BLOCK: SchemeShape(H2SummaryBlock, H2SummaryHtml, False, False, None),
+    ContentScheme.SUBNAVIGATION: SchemeShape(Subnavigation, SubnavigationHtml, False, False, None),
+    ContentScheme.BULLET_POINTS: SchemeShape(BulletPoints, BulletPointsHtml, False, False, None),
+    ContentScheme.NUMBERED_POINTS: SchemeShape(
+        NumberedPoints, NumberedPointsHtml, False, False, None
+    ),
+    ContentScheme.IMAGE_ALT_TEXT: SchemeShape(ImageAltText, ImageAltTextHtml, False, False, None),
+}
+"""Every known scheme's shape, keyed by its ``content_scheme`` string."""

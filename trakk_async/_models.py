@@ -1,0 +1,417 @@
+"""The objects of the Trakk Agency API v1, as frozen, slotted, keyword-only attrs classes.
+
+Shapes follow ``trakk-api-reference.md``. Rules that hold for every class here:
+
+* **Forward compatible.** Unknown fields are ignored by the converter. An enum value the
+  SDK does not know is kept as its plain ``str`` (the enum types below are ``StrEnum``, so a
+  known value compares equal to its string too: ``report.status == "completed"``).
+* **Nullable means Optional.** A field is ``X | None`` exactly when the reference marks it
+  nullable (``latest_report_*`` of a project without reports, a report's dates, links and
+  people, a token's ``agency_id``, a user's ``agency``, content of a keyword without any).
+* **Cached endpoints** carry ``cache_refreshed_at``: on :class:`Page` and :class:`Listing`
+  for collections, and on the :class:`Project`, :class:`Report` and :class:`ReportContent`
+  returned by the single-object calls (``None`` when the object came inside a collection).
+  It never takes part in equality.
+
+Content variants (the per-scheme shapes of ``keywords[].content`` and ``.html``) live in
+:mod:`trakk_async._content`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Generic, TypeVar, overload
+
+import attrs
+
+from ._content import ContentItem, ContentScheme, HtmlItem
+
+__all__ = [
+    "AgencyRef",
+    "ApprovedStatus",
+    "ContentLinks",
+    "ContentSummary",
+    "Country",
+    "Keyword",
+    "KeywordContent",
+    "Language",
+    "Listing",
+    "ManagedStatus",
+    "Me",
+    "Page",
+    "PageLinks",
+    "PageMeta",
+    "Project",
+    "ProjectLinks",
+    "ProjectStatus",
+    "ProjectSummary",
+    "Report",
+    "ReportContent",
+    "ReportStatus",
+    "TokenStatus",
+    "User",
+]
+
+T = TypeVar("T")
+
+
+class ProjectStatus(StrEnum):
+    """A project's ``status``. Values the SDK does not know stay plain strings."""
+
+    ACTIVE = "active"
+    PENDING = "pending"
+    PENDING_IN_PROGRESS = "pending - in progress"
+    PAUSED = "paused"
+    ENDED = "ended"
+    TERMINATION_PENDING = "termination pending"
+
+
+class ReportStatus(StrEnum):
+    """A report's ``status`` (and a content payload's ``generation_status``)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class ApprovedStatus(StrEnum):
+    """A report's ``approved_status`` (nullable on the report)."""
+
+    WAITING = "waiting"
+    ON_HOLD = "on-hold"
+    APPROVED = "approved"
+    BLOCKED = "blocked"
+
+
+class ManagedStatus(StrEnum):
+    """A report's ``managed_status`` (nullable on the report)."""
+
+    IN_PROGRESS = "in-progress"
+    ON_HOLD = "on-hold"
+    COMPLETED = "completed"
+    WAITING_ON_CLIENT = "waiting-on-client"
+
+
+class TokenStatus(StrEnum):
+    """The ``status`` of the API token, from ``/me``."""
+
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+@attrs.frozen(kw_only=True)
+class Me:
+    """The token in use (``GET /me``): ``agency_id`` is None and ``abilities`` is ``("*",)``
+    for a super-admin token."""
+
+    id: int
+    name: str
+    agency_id: int | None
+    status: TokenStatus | str
+    abilities: tuple[str, ...]
+
+    @property
+    def is_super_admin(self) -> bool:
+        """True for a token that can read every agency (``abilities: ["*"]``)."""
+        return "*" in self.abilities
+
+
+@attrs.frozen(kw_only=True)
+class AgencyRef:
+    """The ``{id, name}`` agency embedded in a user object."""
+
+    id: int
+    name: str
+
+
+@attrs.frozen(kw_only=True)
+class User:
+    """The compact user object (``/users`` and embedded in projects and reports)."""
+
+    id: int
+    name: str
+    role: str
+    agency: AgencyRef | None
+
+
+@attrs.frozen(kw_only=True)
+class Country:
+    """A country (``/countries``), also embedded in a project as ``country``."""
+
+    id: int
+    label: str
+
+
+@attrs.frozen(kw_only=True)
+class Language:
+    """A language (``/languages``), embedded in a project as its text and report language."""
+
+    id: int
+    label: str
+
+
+@attrs.frozen(kw_only=True)
+class ProjectLinks:
+    """A project's ``links``: the URL of its latest report (None without reports)."""
+
+    latest_report: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ProjectSummary:
+    """One item of the ``/projects`` listing.
+
+    The ``latest_report_*`` fields describe the project's newest report (whatever its
+    status) and are None when the project has none; ``latest_report_number`` is the
+    position 1-26, ``latest_report_id`` the internal id.
+    """
+
+    id: int
+    name: str
+    status: ProjectStatus | str
+    keyword_count: int
+    latest_report_generated_at: datetime | None
+    latest_report_id: int | None
+    latest_report_number: int | None
+    latest_report_status: ReportStatus | str | None
+    links: ProjectLinks = ProjectLinks()
+
+
+@attrs.frozen(kw_only=True)
+class Project(ProjectSummary):
+    """A project in detail (``/projects/{id}``): every listing field plus the rest.
+
+    Note ``agency`` is the agency's *name* here, while a :class:`User`'s ``agency`` is an
+    :class:`AgencyRef`; the reference shapes them differently.
+    """
+
+    company_name: str
+    domain: str
+    created_at: datetime
+    country: Country
+    text_language: Language
+    report_language: Language
+    managing_user: User
+    created_by: User
+    contact_email: str
+    client_emails: tuple[str, ...]
+    cc_email: str
+    receives_monthly_reports: bool
+    agency: str
+    plan: str
+    gsc_status: str
+    cache_refreshed_at: datetime | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen(kw_only=True)
+class Report:
+    """A report of a project (``/reports``, ``/reports/latest``, ``/reports/last-generated``).
+
+    ``report_number`` is the position in the delivery sequence (1-26); ``id`` is unique.
+    Check ``status == ReportStatus.COMPLETED`` before fetching content.
+    """
+
+    id: int
+    project_id: int
+    report_number: int
+    report_name: str | None
+    status: ReportStatus | str
+    date_to_create_texts: date | None
+    date_to_send_to_client: date | None
+    sent: bool
+    approved_status: ApprovedStatus | str | None
+    approved_by: User | None
+    managed_status: ManagedStatus | str | None
+    managed_by: User | None
+    pdf_link: str | None
+    web_link: str | None
+    cache_refreshed_at: datetime | None = attrs.field(default=None, eq=False)
+
+    @property
+    def is_completed(self) -> bool:
+        """True when the report's content is generated and safe to fetch."""
+        return self.status == ReportStatus.COMPLETED
+
+
+@attrs.frozen(kw_only=True)
+class Keyword:
+    """An active keyword of a project (``/keywords``).
+
+    ``content_action_ids`` are the report numbers (1-26) that have content for it: the
+    reports whose ``/content`` is worth requesting.
+    """
+
+    id: int
+    keyword: str
+    url: str
+    create_date: date
+    latest_position: int | None
+    status_200: bool
+    content_count: int
+    content_action_ids: tuple[int, ...]
+
+
+@attrs.frozen(kw_only=True)
+class ContentLinks:
+    """The ``links`` of a content payload."""
+
+    project_website: str
+    report_web: str | None
+    report_pdf: str | None
+
+
+@attrs.frozen(kw_only=True)
+class ContentSummary:
+    """The ``summary`` of a content payload."""
+
+    keyword_count: int
+    keywords_with_content: int
+
+
+@attrs.frozen(kw_only=True)
+class KeywordContent:
+    """One keyword's generated content in a report.
+
+    For an *array* scheme ``content`` (and ``html``) is a tuple of variants to choose from;
+    for an *object* scheme it is one object; ``qa_block`` has a tuple of pairs and one html
+    object. An unknown scheme gives :class:`~trakk_async.UnknownContent` with the raw JSON.
+    Both are None when ``has_content`` is False. :meth:`publishable` applies the
+    reference's "safe pattern".
+    """
+
+    keyword_id: int
+    keyword: str
+    keyword_url: str
+    has_content: bool
+    content: tuple[ContentItem, ...] | ContentItem | None
+    html: tuple[HtmlItem, ...] | HtmlItem | None
+
+    def publishable(self) -> ContentItem | None:
+        """The content variant to publish: the first of an array, else the object itself."""
+        content = self.content
+        if isinstance(content, tuple):
+            return content[0] if content else None
+        return content
+
+    def publishable_html(self) -> HtmlItem | None:
+        """The rendered html to publish, chosen the same way as :meth:`publishable`."""
+        html = self.html
+        if isinstance(html, tuple):
+            return html[0] if html else None
+        return html
+
+    @property
+    def variants(self) -> tuple[ContentItem, ...]:
+        """Every content variant as a tuple (one element for object schemes)."""
+        if self.content is None:
+            return ()
+        if isinstance(self.content, tuple):
+            return self.content
+        return (self.content,)
+
+
+@attrs.frozen(kw_only=True)
+class ReportContent:
+    """A report's generated content (``/reports/{n}/content``).
+
+    ``content_scheme`` decides the shape of every keyword's content: a
+    :class:`~trakk_async.ContentScheme`, or the plain string of a scheme this SDK does
+    not know yet (then each keyword's content is :class:`~trakk_async.UnknownContent`).
+    """
+
+    report_number: int
+    report_id: int
+    report_name: str | None
+    content_scheme: ContentScheme | str
+    content_scheme_fields: tuple[str, ...]
+    links: ContentLinks
+    project_id: int
+    project_domain: str
+    project_status: ProjectStatus | str
+    is_generated: bool
+    generation_status: ReportStatus | str
+    approved_status: ApprovedStatus | str | None
+    approved_by: User | None
+    managed_status: ManagedStatus | str | None
+    managed_by: User | None
+    date_to_create_texts: date | None
+    date_to_send_to_client: date | None
+    summary: ContentSummary
+    keywords: tuple[KeywordContent, ...]
+    cache_refreshed_at: datetime | None = attrs.field(default=None, eq=False)
+
+    @property
+    def is_known_scheme(self) -> bool:
+        """False when the server sent a scheme this SDK version does not know."""
+        return isinstance(self.content_scheme, ContentScheme)
+
+    def publishable(self) -> Iterator[tuple[KeywordContent, ContentItem]]:
+        """Each keyword that has content, with the variant to publish."""
+        for keyword in self.keywords:
+            variant = keyword.publishable()
+            if variant is not None:
+                yield keyword, variant
+
+
+@attrs.frozen(kw_only=True)
+class PageMeta:
+    """Laravel pagination ``meta``; every field may be missing on a misbehaving server."""
+
+    current_page: int | None = None
+    last_page: int | None = None
+    per_page: int | None = None
+    total: int | None = None
+    from_: int | None = None
+    to: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PageLinks:
+    """Laravel pagination ``links`` (URLs of the first, last, previous and next page)."""
+
+    first: str | None = None
+    last: str | None = None
+    prev: str | None = None
+    next: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Page:
+    """One page of ``/projects``: its items, ``meta``, ``links`` and cache time."""
+
+    items: tuple[ProjectSummary, ...]
+    meta: PageMeta | None = None
+    links: PageLinks | None = None
+    cache_refreshed_at: datetime | None = attrs.field(default=None, eq=False)
+
+    @property
+    def number(self) -> int | None:
+        """The page number the server says this is (``meta.current_page``)."""
+        return self.meta.current_page if self.meta is not None else None
+
+
+@attrs.frozen(kw_only=True)
+class Listing(Generic[T]):
+    """An unpaginated collection (``{"data": [...]}``), iterable like a tuple.
+
+    ``cache_refreshed_at`` is set for the cached collections (reports, keywords).
+    """
+
+    items: tuple[T, ...]
+    cache_refreshed_at: datetime | None = attrs.field(default=None, eq=False)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
+    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
+        return self.items[index]
