@@ -21,6 +21,7 @@ from enum import StrEnum
 from types import NoneType, UnionType
 from typing import Any, Final, TypeVar, Union, get_args, get_origin
 
+import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
@@ -43,6 +44,7 @@ from ._models import (
     TokenStatus,
     User,
 )
+from ._structgen import make_structure_fn
 
 __all__ = [
     "ResponseShapeError",
@@ -175,6 +177,11 @@ def _build(*, fast: bool) -> cattrs.Converter:
         return structure
 
     conv.register_structure_hook_factory(is_str_tuple, tuple_hook)
+    if fast:
+        conv.register_structure_hook_factory(
+            attrs.has, lambda cls: make_structure_fn(cls, conv.get_structure_hook)
+        )
+        return conv
     conv.register_structure_hook(
         PageMeta,
         make_dict_structure_fn(

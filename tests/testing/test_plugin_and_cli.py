@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import signal
+import importlib.metadata
 import subprocess
 import sys
 import textwrap
@@ -68,8 +69,15 @@ def test_plugin_loads_in_a_users_suite_with_its_seed_option(tmp_path: Path) -> N
             """
         )
     )
+    # Installed, the package's pytest11 entry point loads the plugin (as in a user's suite);
+    # from a bare checkout it must be named with -p (naming it twice is an error).
+    installed = any(
+        ep.value == "trakk_async.testing.pytest_plugin"
+        for ep in importlib.metadata.entry_points(group="pytest11")
+    )
+    plugin = [] if installed else ["-p", "trakk_async.testing.pytest_plugin"]
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "trakk_async.testing.pytest_plugin",
+        [sys.executable, "-m", "pytest", "-q", *plugin,
          "-p", "no:cacheprovider", "--trakk-fake-seed", "5", "test_user.py"],
         cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip

@@ -1,0 +1,153 @@
+"""Generated structuring functions for frozen, slotted attrs classes (the converter's hot path).
+
+A frozen attrs ``__init__`` takes keyword arguments and sets each slot through
+``object.__setattr__``: for a 9-field project that is about half of the cost of
+structuring it. The function generated here for a class checks each field of the decoded
+JSON object inline (exact ``str``/``int``/``bool`` classes, ``None`` only where the field is
+Optional, enum strings by dict lookup), then creates the instance with ``object.__new__``
+and fills its slots through their descriptors: the result is the same frozen instance
+``__init__`` would build, at a fraction of the cost. The classes have no validators,
+converters or ``__attrs_post_init__`` (asserted when a function is generated).
+
+Types it does not handle inline are delegated to ``fallback(type)``, a hook from the
+cattrs converter; a wrong value raises ``ValueError``/``TypeError``/``KeyError`` and the
+converter then explains it with cattrs' detailed validation.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import date, datetime
+from enum import StrEnum
+from types import NoneType, UnionType
+from typing import Any, Final, Union, get_args, get_origin, get_type_hints
+
+import attrs
+
+__all__ = ["make_structure_fn"]
+
+Hook = Callable[[Any, Any], Any]
+
+_MISSING: Final = object()
+_counter = itertools.count()
+
+
+def _expected(name: str, expected: str) -> Callable[[Any], ValueError]:
+    def error(value: Any) -> ValueError:
+        return ValueError(f"{name}: expected {expected}, got {type(value).__name__}")
+
+    return error
+
+
+def _split_optional(tp: Any) -> tuple[Any, bool]:
+    if get_origin(tp) in (Union, UnionType):
+        args = get_args(tp)
+        if NoneType in args:
+            rest = tuple(a for a in args if a is not NoneType)
+            return (rest[0] if len(rest) == 1 else Union[rest]), True  # noqa: UP007
+    return tp, False
+
+
+def _enum_of(tp: Any) -> type[StrEnum] | None:
+    if get_origin(tp) in (Union, UnionType):
+        args = get_args(tp)
+        enums = [a for a in args if isinstance(a, type) and issubclass(a, StrEnum)]
+        if len(enums) == 1 and str in args and len(args) == 2:
+            return enums[0]
+    return None
+
+
+def make_structure_fn(cls: type[Any], fallback: Callable[[Any], Hook]) -> Hook:
+    """A ``hook(obj, cls)`` that structures a JSON object into ``cls`` (see module doc)."""
+    if getattr(cls, "__attrs_post_init__", None) is not None:
+        raise TypeError(f"{cls.__name__} has __attrs_post_init__; use cattrs' own hook")
+    hints = get_type_hints(cls)
+    names: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_MISSING": _MISSING}
+    lines = [
+        "def structure(o, _=None):",
+        "    if o.__class__ is not dict:",
+        "        raise _not_object(o)",
+        "    self = _new(_cls)",
+    ]
+    names["_not_object"] = _expected(cls.__name__, "an object")
+    for field in attrs.fields(cls):
+        if field.validator is not None or field.converter is not None or not field.init:
+            raise TypeError(f"{cls.__name__}.{field.name}: unsupported attrs field options")
+        key = field.name.rstrip("_") if field.name.endswith("_") else field.name
+        name = field.name
+        tp, optional = _split_optional(hints[name])
+        setter = f"_set_{name}"
+        names[setter] = getattr(cls, name).__set__
+        err = f"_err_{name}"
+        if field.default is attrs.NOTHING:
+            lines.append(f"    v = o[{key!r}]")
+        else:
+            default = f"_default_{name}"
+            names[default] = field.default
+            lines.append(f"    v = o.get({key!r}, _MISSING)")
+            lines.append("    if v is _MISSING:")
+            lines.append(f"        v = {default}")
+            lines.append("    else:")
+            lines.extend(
+                "    " + line for line in _convert(tp, optional, name, err, names, fallback)
+            )
+            lines.append(f"    {setter}(self, v)")
+            continue
+        lines.extend(_convert(tp, optional, name, err, names, fallback))
+        lines.append(f"    {setter}(self, v)")
+    lines.append("    return self")
+    source = "\n".join(lines)
+    filename = f"<trakk_async structure {cls.__name__} #{next(_counter)}>"
+    exec(compile(source, filename, "exec"), names)
+    function: Hook = names["structure"]
+    function.__qualname__ = function.__name__ = f"structure_{cls.__name__}"
+    return function
+
+
+def _convert(
+    tp: Any,
+    optional: bool,
+    name: str,
+    err: str,
+    names: dict[str, Any],
+    fallback: Callable[[Any], Hook],
+) -> list[str]:
+    """Lines that turn ``v`` (the raw value) into the field's value, or raise."""
+    body: list[str]
+    enum = _enum_of(tp)
+    if tp in (str, int, bool):
+        names[err] = _expected(name, f"{'null or ' if optional else ''}{tp.__name__}")
+        body = [f"if v.__class__ is not {tp.__name__}:", f"    raise {err}(v)"]
+    elif enum is not None:
+        table = f"_enum_{name}"
+        names[table] = {member.value: member for member in enum}
+        names[err] = _expected(name, f"a {enum.__name__} string")
+        body = [
+            f"m = {table}.get(v)",
+            "if m is not None:",
+            "    v = m",
+            "elif v.__class__ is not str:",
+            f"    raise {err}(v)",
+        ]
+    elif tp is datetime:
+        names["_datetime"] = datetime.fromisoformat
+        body = ["v = _datetime(v)"]
+    elif tp is date:
+        names["_date_of"] = _date
+        body = ["v = _date_of(v)"]
+    else:
+        hook = f"_hook_{name}"
+        type_name = f"_type_{name}"
+        names[hook] = fallback(tp)
+        names[type_name] = tp
+        body = [f"v = {hook}(v, {type_name})"]
+    if optional:
+        return ["    if v is not None:", *("        " + line for line in body)]
+    return ["    " + line for line in body]
+
+
+def _date(value: Any) -> date:
+    if value.__class__ is str and len(value) > 10:
+        return datetime.fromisoformat(value).date()
+    return date.fromisoformat(value)
