@@ -1,0 +1,393 @@
+"""Bulk export: every project's data and generated content on disk, resumable.
+
+::
+
+    async with TrakkClient() as client:
+        summary = await export_projects(client, "backup", resume=True)
+        print(summary.files, "files,", summary.requests, "requests")
+
+**Layout** (``DEST`` is the destination directory)::
+
+    DEST/index.jsonl                         one JSON line per file below (rebuilt each run)
+    DEST/<project_id>/project.json           GET /projects/{id}
+    DEST/<project_id>/keywords.json          GET /projects/{id}/keywords
+    DEST/<project_id>/reports.json           GET /projects/{id}/reports (written last)
+    DEST/<project_id>/content/<n>.json       GET /projects/{id}/reports/{n}/content
+
+Each file holds the response's ``data`` member exactly as decoded (unknown fields kept),
+serialized with sorted keys and 2-space indentation; the envelope (``cache_refreshed_at``)
+is left out so a file changes only when its data does. An ``index.jsonl`` line is
+``{"path", "project_id", "kind", "bytes", "sha256"}`` plus ``report_number``,
+``report_id`` and ``status`` for content files; it lists every complete project in
+``DEST``, ordered by project id.
+
+**What is requested.** Per project: its reports, its detail, its keywords, and the content
+of each report number that is in some keyword's ``content_action_ids`` *and* whose newest
+report (the one ``/content`` serves) is ``completed``, so no request is spent on a 404.
+Without ``project_ids`` the project list pages come first (100 projects a page).
+
+**Atomic and resumable.** Every file is written to a temporary file in its directory,
+fsynced and renamed over the target: a crash leaves the old file or the new one.
+``reports.json`` is written last, so a project directory holding it is complete. With
+``resume=True`` a complete project whose reports (id and status of each) are unchanged
+costs one request (its reports list); a changed or unfinished project is fetched again
+except the content files whose report id and status still match. Content files of report
+numbers that no longer have content are removed.
+
+**Counting.** While it runs, the export counts the requests the client sends (retries
+included) and the 429s it gets by wrapping the client's rate limiter; requests of other
+tasks using the same client in that time are counted too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from . import _export_files as files
+from ._client import TrakkClient
+from ._errors import InvalidResponseError, TrakkError
+from .ratelimit import RateLimiter, RateLimitSnapshot
+
+__all__ = ["ExportProgress", "ExportSummary", "export_projects"]
+
+#: Requests a project costs before its content (reports, detail, keywords).
+_BASE_REQUESTS = 3
+
+
+@attrs.frozen(kw_only=True)
+class ExportSummary:
+    """What an export did.
+
+    ``projects`` exported (``skipped`` of them found unchanged on resume), ``failed``
+    project id -> error line, ``files`` and ``bytes`` written this run (unchanged files
+    are not rewritten), ``requests`` sent (each retry counts), ``rate_limited`` 429
+    answers, ``retries`` requests sent again after an error, ``duration`` in seconds.
+    """
+
+    dest: Path
+    projects: int
+    skipped: int
+    failed: Mapping[int, str]
+    files: int
+    bytes: int
+    requests: int
+    rate_limited: int
+    retries: int
+    duration: float
+
+
+@attrs.frozen(kw_only=True)
+class ExportProgress:
+    """Where a running export stands, passed to the ``progress`` callback.
+
+    ``projects_total`` is None until the project list is known; ``requests_expected`` is
+    the requests done plus those known to be needed plus an estimate for the projects not
+    started yet (the average of those finished so far), so it only settles at the end.
+    """
+
+    projects_total: int | None
+    projects_done: int
+    requests: int
+    requests_expected: int
+    files: int
+    bytes: int
+
+    @property
+    def requests_left(self) -> int:
+        """``requests_expected - requests``, never negative."""
+        return max(0, self.requests_expected - self.requests)
+
+
+ProgressCallback = Callable[[ExportProgress], None]
+
+
+class _CountingLimiter:
+    """A :class:`RateLimiter` wrapper counting requests sent and 429s received."""
+
+    def __init__(self, inner: RateLimiter) -> None:
+        self.inner = inner
+        self.sent = 0
+        self.rate_limited = 0
+
+    async def acquire(self, *, max_wait: float | None = None) -> None:
+        await self.inner.acquire(max_wait=max_wait)
+        self.sent += 1
+
+    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        if status == 429:
+            self.rate_limited += 1
+        self.inner.observe(status, headers)
+
+    def snapshot(self) -> RateLimitSnapshot:
+        return self.inner.snapshot()
+
+
+async def export_projects(
+    client: TrakkClient,
+    dest: str | PathLike[str],
+    *,
+    project_ids: Iterable[int] | None = None,
+    resume: bool = False,
+    concurrency: int = 8,
+    progress: ProgressCallback | None = None,
+) -> ExportSummary:
+    """Export projects (every project of the token by default) into ``dest``.
+
+    See the module docstring for the layout and what is requested. ``concurrency`` bounds
+    the requests in flight (they all still queue in the client's rate limiter);
+    ``progress`` is called after every request and every finished project. A project
+    whose requests fail after the client's retries is recorded in ``summary.failed`` and
+    the others go on; anything else (cancellation, a full disk) stops the export, leaving
+    only whole files behind for ``resume=True`` to continue from::
+
+        summary = await export_projects(client, "out", project_ids=[12, 15], resume=True)
+    """
+    if type(concurrency) is not int or concurrency < 1:
+        raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
+    ids = None if project_ids is None else sorted(set(project_ids))
+    if ids is not None and any(type(p) is not int or p < 1 for p in ids):
+        raise ValueError("project_ids must be positive ints")
+    run = _Export(client, Path(dest), resume=resume, concurrency=concurrency, progress=progress)
+    return await run.run(ids)
+
+
+class _Export:
+    def __init__(
+        self,
+        client: TrakkClient,
+        dest: Path,
+        *,
+        resume: bool,
+        concurrency: int,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.client = client
+        self.dest = dest
+        self.resume = resume
+        self.gate = asyncio.Semaphore(concurrency)
+        self.workers = concurrency
+        self.progress = progress
+        self.total: int | None = None
+        self.done = 0
+        self.skipped = 0
+        self.failed: dict[int, str] = {}
+        self.logical = 0
+        self.pending = 0  # requests known to be needed, not sent yet
+        self.finished_requests = 0  # requests of finished projects (for the estimate)
+        self.files = 0
+        self.bytes = 0
+        self.counter: _CountingLimiter | None = None
+
+    async def run(self, ids: list[int] | None) -> ExportSummary:
+        started = time.perf_counter()
+        await asyncio.to_thread(self.dest.mkdir, parents=True, exist_ok=True)
+        counter, installed = self._install_counter()
+        self.counter = counter
+        sent0, limited0 = counter.sent, counter.rate_limited
+        try:
+            if ids is None:
+                ids = await self._list_projects()
+            self.total = len(ids)
+            self._report()
+            queue = iter(ids)
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(self.workers, len(ids))):
+                    group.create_task(self._worker(queue))
+            index = await asyncio.to_thread(files.build_index, self.dest)
+            await self._write(self.dest / files.INDEX_FILE, index, only_if_changed=True)
+        finally:
+            if installed:
+                self._set_limiter(counter.inner)
+        sent = counter.sent - sent0
+        return ExportSummary(
+            dest=self.dest,
+            projects=self.done,
+            skipped=self.skipped,
+            failed=dict(sorted(self.failed.items())),
+            files=self.files,
+            bytes=self.bytes,
+            requests=sent,
+            rate_limited=counter.rate_limited - limited0,
+            retries=max(0, sent - self.logical),
+            duration=time.perf_counter() - started,
+        )
+
+    # -- counting -------------------------------------------------------------------
+
+    def _install_counter(self) -> tuple[_CountingLimiter, bool]:
+        current = self.client.rate_limiter
+        if isinstance(current, _CountingLimiter):
+            return current, False
+        counter = _CountingLimiter(current)
+        self._set_limiter(counter)
+        return counter, True
+
+    def _set_limiter(self, limiter: RateLimiter) -> None:
+        # TrakkClient has no public request hook yet; its limiter is the one seam every
+        # attempt (retries included) passes through.
+        self.client._limiter = limiter
+
+    def _report(self) -> None:
+        if self.progress is None or self.counter is None:
+            return
+        started = self.done + len(self.failed)
+        unstarted = 0 if self.total is None else max(0, self.total - started)
+        average = self.finished_requests / self.done if self.done else _BASE_REQUESTS
+        sent = self.counter.sent
+        expected = self.logical + self.pending + round(unstarted * average)
+        self.progress(
+            ExportProgress(
+                projects_total=self.total,
+                projects_done=self.done,
+                requests=sent,
+                requests_expected=max(expected, sent),
+                files=self.files,
+                bytes=self.bytes,
+            )
+        )
+
+    # -- requests -------------------------------------------------------------------
+
+    async def _data(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        async with self.gate:
+            self.logical += 1
+            self.pending = max(0, self.pending - 1)
+            try:
+                body = await self.client.get_json(path, params)
+            finally:
+                self._report()
+        if not isinstance(body, dict) or "data" not in body:
+            raise InvalidResponseError("expected an object with 'data'", status=200, path=path)
+        return body["data"]
+
+    async def _list_projects(self) -> list[int]:
+        ids: list[int] = []
+        page, last = 1, 1
+        while page <= last:
+            async with self.gate:
+                self.logical += 1
+                body = await self.client.get_json(
+                    "/projects", {"page": str(page), "per_page": "100"}
+                )
+            self._report()
+            items = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(items, list):
+                raise InvalidResponseError("expected a project page", status=200, path="/projects")
+            ids.extend(_int(item, "id", "/projects") for item in items)
+            meta = body.get("meta")
+            last_page = meta.get("last_page") if isinstance(meta, dict) else None
+            last = last_page if type(last_page) is int else page
+            page += 1
+        return sorted(set(ids))
+
+    # -- projects -------------------------------------------------------------------
+
+    async def _worker(self, queue: Iterable[int]) -> None:
+        for pid in queue:
+            before = self.logical
+            try:
+                await self._project(pid)
+            except TrakkError as error:
+                self.failed[pid] = str(error)
+            else:
+                self.done += 1
+                self.finished_requests += self.logical - before
+            self._report()
+
+    async def _project(self, pid: int) -> None:
+        pdir = self.dest / str(pid)
+        self.pending += _BASE_REQUESTS
+        reports = _list(await self._data(f"/projects/{pid}/reports"), "reports")
+        reports_bytes = files.dump(reports)
+        marker = pdir / files.REPORTS_FILE
+        old = await asyncio.to_thread(files.read_json, marker) if self.resume else None
+        if old is not None and _fingerprint(old) == _fingerprint(reports):
+            self.pending = max(0, self.pending - (_BASE_REQUESTS - 1))
+            await self._write(marker, reports_bytes, only_if_changed=True)
+            self.skipped += 1
+            return
+        # Incomplete until reports.json is back: a crash from here on is seen by resume.
+        await asyncio.to_thread(files.unlink, marker)
+        project, keywords = await asyncio.gather(
+            self._data(f"/projects/{pid}"), self._data(f"/projects/{pid}/keywords")
+        )
+        await self._write(pdir / files.PROJECT_FILE, files.dump(project), only_if_changed=True)
+        await self._write(pdir / files.KEYWORDS_FILE, files.dump(keywords), only_if_changed=True)
+        wanted = _content_numbers(_list(keywords, "keywords"), reports)
+        todo = []
+        for number, (report_id, _) in sorted(wanted.items()):
+            path = pdir / files.CONTENT_DIR / f"{number}.json"
+            if self.resume and await asyncio.to_thread(_holds, path, report_id, "completed"):
+                continue
+            todo.append((number, path))
+        self.pending += len(todo)
+        await asyncio.gather(*(self._content(pid, number, path) for number, path in todo))
+        await asyncio.to_thread(files.remove_stale, pdir, set(wanted))
+        await self._write(marker, reports_bytes)
+
+    async def _content(self, pid: int, number: int, path: Path) -> None:
+        data = await self._data(f"/projects/{pid}/reports/{number}/content")
+        await self._write(path, files.dump(data))
+
+    async def _write(self, path: Path, data: bytes, *, only_if_changed: bool = False) -> None:
+        if only_if_changed:
+            written = await asyncio.to_thread(files.write_if_changed, path, data)
+        else:
+            await asyncio.to_thread(files.write_atomic, path, data)
+            written = True
+        if written:
+            self.files += 1
+            self.bytes += len(data)
+
+
+def _content_numbers(keywords: list[Any], reports: list[Any]) -> dict[int, tuple[int, str]]:
+    """Report number -> (report id, status) of the numbers that have content to fetch."""
+    with_content: set[int] = set()
+    for keyword in keywords:
+        ids = keyword.get("content_action_ids") if isinstance(keyword, dict) else None
+        if isinstance(ids, list):
+            with_content.update(n for n in ids if type(n) is int)
+    newest: dict[int, tuple[int, str]] = {}
+    for report in reports:  # newest first: the first of a number is the one /content serves
+        number = _int(report, "report_number", "reports")
+        newest.setdefault(number, (_int(report, "id", "reports"), str(report.get("status"))))
+    return {
+        n: newest[n] for n in sorted(with_content) if n in newest and newest[n][1] == "completed"
+    }
+
+
+def _fingerprint(reports: Any) -> frozenset[tuple[Any, Any]] | None:
+    if not isinstance(reports, list):
+        return None
+    return frozenset(
+        (r.get("id"), r.get("status")) if isinstance(r, dict) else (None, None) for r in reports
+    )
+
+
+def _holds(path: Path, report_id: int, status: str) -> bool:
+    body = files.read_json(path)
+    return (
+        isinstance(body, dict)
+        and body.get("report_id") == report_id
+        and body.get("generation_status") == status
+    )
+
+
+def _list(data: Any, what: str) -> list[Any]:
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise InvalidResponseError(f"expected a list of {what}", status=200, path=what)
+    return data
+
+
+def _int(item: Any, key: str, path: str) -> int:
+    value = item.get(key) if isinstance(item, dict) else None
+    if type(value) is not int:
+        raise InvalidResponseError(f"expected an int {key!r}", status=200, path=path)
+    return value
