@@ -177,7 +177,25 @@ def _build(*, fast: bool) -> cattrs.Converter:
         return structure
 
     conv.register_structure_hook_factory(is_str_tuple, tuple_hook)
+
+    def is_object_tuple(tp: Any) -> bool:
+        args = get_args(tp)
+        return get_origin(tp) is tuple and len(args) == 2 and args[1] is ... and attrs.has(args[0])
+
+    def object_tuple_hook(tp: Any) -> Callable[[Any, Any], Any]:
+        # cattrs' own tuple hook takes any iterable: a {} where links belong became ().
+        element_type = get_args(tp)[0]
+        element = conv.get_structure_hook(element_type)
+
+        def structure(value: Any, _: Any) -> tuple[Any, ...]:
+            if value.__class__ is not list:
+                raise _wrong(value, "an array")
+            return tuple([element(v, element_type) for v in value])
+
+        return structure
+
     if fast:
+        conv.register_structure_hook_factory(is_object_tuple, object_tuple_hook)
         conv.register_structure_hook_factory(
             attrs.has, lambda cls: make_structure_fn(cls, conv.get_structure_hook)
         )
@@ -211,9 +229,9 @@ def _hook(cls: type[T]) -> Callable[[Any, Any], T]:
     return _FAST.get_structure_hook(cls)
 
 
-def _object(body: Any, what: str) -> dict[str, Any]:
+def _object(body: Any, what: str, where: str = "$") -> dict[str, Any]:
     if body.__class__ is not dict:
-        raise ResponseShapeError(f"expected {what} object, got {type(body).__name__}")
+        raise ResponseShapeError(f"{where}: expected {what} object, got {type(body).__name__}")
     return body
 
 
@@ -241,7 +259,7 @@ def structure_me(body: Any) -> Me:
 
 def structure_single(body: Any, *, cls: type[T]) -> T:
     """``{"data": {...}, "cache_refreshed_at"?}`` into one ``cls``."""
-    data = _object(_object(body, "a response").get("data"), "a 'data'")
+    data = _object(_object(body, "a response").get("data"), "a 'data'", "$.data")
     if _has_cache(cls):
         # The time sits next to "data"; the model carries it (it takes no part in equality).
         data = {**data, "cache_refreshed_at": body.get("cache_refreshed_at")}
@@ -255,7 +273,7 @@ def _has_cache(cls: type[Any]) -> bool:
 def _items(body: Any, cls: type[T]) -> tuple[T, ...]:
     data = _object(body, "a response").get("data")
     if data.__class__ is not list:
-        raise ResponseShapeError(f"expected a 'data' array, got {type(data).__name__}")
+        raise ResponseShapeError(f"$.data: expected an array, got {type(data).__name__}")
     hook = _hook(cls)
     try:
         return tuple([hook(item, cls) for item in data])
@@ -290,6 +308,7 @@ _SCHEME_HOOK: Final = _enum_hook(ContentScheme, False)
 _USER: Final = _hook(User)
 _LINKS: Final = _hook(ContentLinks)
 _SUMMARY: Final = _hook(ContentSummary)
+_STR_TUPLE: Final = _FAST.get_structure_hook(tuple[str, ...])
 _PROJECT_STATUS: Final = _enum_hook(ProjectStatus, False)
 _REPORT_STATUS: Final = _enum_hook(ReportStatus, False)
 _APPROVED: Final = _enum_hook(ApprovedStatus, True)
@@ -374,7 +393,7 @@ def structure_report_content(body: Any) -> ReportContent:
             report_id=_int(data["report_id"]),
             report_name=None if data.get("report_name") is None else _str(data["report_name"]),
             content_scheme=scheme,
-            content_scheme_fields=tuple([_str(f) for f in data["content_scheme_fields"]]),
+            content_scheme_fields=_STR_TUPLE(data["content_scheme_fields"], tuple[str, ...]),
             links=_LINKS(data["links"], ContentLinks),
             project_id=_int(data["project_id"]),
             project_domain=_str(data["project_domain"]),

@@ -1,0 +1,253 @@
+"""The converter: forward compatible on reference-shaped data, precise on wrong shapes."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests import samples
+from trakk_async import _converter as conv
+from trakk_async._content import ContentScheme
+from trakk_async._models import Country, Keyword, Language, Project, Report, User
+
+Structure = Callable[[Any], Any]
+
+STRUCTURE: dict[str, Structure] = {
+    "me": conv.structure_me,
+    "projects_page": conv.structure_page,
+    "project_detail": partial(conv.structure_single, cls=Project),
+    "reports": partial(conv.structure_listing, cls=Report),
+    "report_latest": partial(conv.structure_single, cls=Report),
+    "keywords": partial(conv.structure_listing, cls=Keyword),
+    "countries": partial(conv.structure_listing, cls=Country),
+    "languages": partial(conv.structure_listing, cls=Language),
+    "users": partial(conv.structure_listing, cls=User),
+    **{f"content_{s}": conv.structure_report_content for s in samples.CONTENT_VARIANTS},
+}
+
+#: Fields whose values are enums the API may extend.
+ENUM_KEYS = frozenset(
+    {
+        "status",
+        "latest_report_status",
+        "approved_status",
+        "managed_status",
+        "generation_status",
+        "project_status",
+        "content_scheme",
+    }
+)
+#: Paths of the samples that are not SDK fields (Laravel's extra meta), so not "wrong".
+UNKNOWN_PATHS = (("meta", "path"), ("meta", "links"))
+
+Path = tuple[str | int, ...]
+
+
+def test_every_sample_has_a_structure_function() -> None:
+    names = {p.stem for p in (samples._HERE).glob("*.json")}
+    assert names == set(STRUCTURE)
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURE))
+def test_every_sample_structures(name: str) -> None:
+    assert STRUCTURE[name](samples.load(name)) is not None
+
+
+# ------------------------------------------------------------------ forward compatibility
+
+json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+json_value = st.recursive(
+    json_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def _extend(node: Any, data: st.DataObject) -> Any:
+    """Add unknown fields to some objects and unknown values to some enums, recursively."""
+    if isinstance(node, list):
+        return [_extend(v, data) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ENUM_KEYS and isinstance(value, str | None) and data.draw(st.booleans()):
+            out[key] = data.draw(st.text(min_size=1, max_size=12).filter(str.strip))
+        else:
+            out[key] = _extend(value, data)
+    extra = data.draw(st.dictionaries(st.text(min_size=1, max_size=6), json_value, max_size=2))
+    for key, value in extra.items():
+        out.setdefault(f"zz_new_{key}", value)
+    return out
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(STRUCTURE)), data=st.data())
+def test_structuring_never_raises_on_unknown_fields_and_enum_values(
+    name: str, data: st.DataObject
+) -> None:
+    body = _extend(samples.load(name), data)
+    result = STRUCTURE[name](body)
+    assert result is not None
+    if name.startswith("content_"):
+        scheme = body["data"]["content_scheme"]
+        assert result.content_scheme == scheme
+        assert result.is_known_scheme == (scheme in set(ContentScheme))
+        kw = result.keywords[0]
+        assert kw.content is not None
+        assert kw.publishable() is not None
+
+
+@pytest.mark.parametrize("value", ["archived", "on-ice", "pending - review"])
+def test_unknown_project_status_stays_a_string(value: str) -> None:
+    body = samples.load("projects_page")
+    body["data"][0]["status"] = value
+    page = conv.structure_page(body)
+    assert page.items[0].status == value
+    assert type(page.items[0].status) is str
+
+
+def test_unknown_report_enums_stay_strings() -> None:
+    body = samples.load("report_latest")
+    body["data"] |= {"status": "queued", "approved_status": "escalated", "managed_status": "x"}
+    report = conv.structure_single(body, cls=Report)
+    assert (report.status, report.approved_status, report.managed_status) == (
+        "queued",
+        "escalated",
+        "x",
+    )
+    assert not report.is_completed
+
+
+# ------------------------------------------------------------------ wrong shapes
+
+
+def _paths(node: Any, prefix: Path = ()) -> Iterator[Path]:
+    if prefix[-2:] in UNKNOWN_PATHS:
+        return
+    if prefix:
+        yield prefix
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _paths(value, (*prefix, index))
+
+
+def _wrong_value(value: Any) -> Any:
+    """A JSON value of another type than ``value`` (and not null)."""
+    if value is None:
+        return [1]
+    if isinstance(value, bool):
+        return "true"
+    if isinstance(value, int):
+        return "1"
+    if isinstance(value, str):
+        return 1
+    return 7  # instead of an object or array
+
+
+def _replace(body: Any, path: Path, value: Any) -> Any:
+    body = copy.deepcopy(body)
+    node = body
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    return body
+
+
+WRONG_CASES = [
+    pytest.param(name, path, id=f"{name}:{'.'.join(map(str, path))}")
+    for name in sorted(STRUCTURE)
+    for path in _paths(samples.load(name))
+]
+
+
+@pytest.mark.parametrize(("name", "path"), WRONG_CASES)
+def test_a_value_of_the_wrong_type_anywhere_is_a_shape_error_with_a_path(
+    name: str, path: Path
+) -> None:
+    original = samples.load(name)
+    node = original
+    for step in path:
+        node = node[step]
+    body = _replace(original, path, _wrong_value(node))
+    with pytest.raises(conv.ResponseShapeError, match=r"\$"):
+        STRUCTURE[name](body)
+
+
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [
+        ("me", ("id",)),
+        ("projects_page", ("data", 0, "name")),
+        ("project_detail", ("data", "agency")),
+        ("reports", ("data", 1, "report_number")),
+        ("keywords", ("data", 0, "url")),
+        ("users", ("data", 1, "role")),
+        ("content_metadata", ("data", "report_number")),
+        ("content_metadata", ("data", "keywords", 0, "keyword_id")),
+        ("content_h4_text_blocks", ("data", "keywords", 0, "content", 5, "h4")),
+        ("content_bullet_points", ("data", "keywords", 0, "content", "bullet_points")),
+        ("content_qa_block", ("data", "keywords", 0, "html", "qa")),
+    ],
+)
+def test_a_missing_required_field_is_a_shape_error(name: str, path: Path) -> None:
+    body = samples.load(name)
+    node = body
+    for step in path[:-1]:
+        node = node[step]
+    del node[path[-1]]
+    with pytest.raises(conv.ResponseShapeError, match=r"\$"):
+        STRUCTURE[name](body)
+
+
+def test_shape_error_names_the_item_and_field() -> None:
+    body = samples.load("reports")
+    body["data"][1]["sent"] = "yes"
+    with pytest.raises(conv.ResponseShapeError, match=r"\$\.data\[1\]\.sent"):
+        conv.structure_listing(body, cls=Report)
+
+
+def test_content_shape_error_names_the_keyword() -> None:
+    body = samples.content("h2_text_blocks")
+    body["data"]["keywords"][0]["content"][2] = {"h2": "only a heading"}
+    with pytest.raises(conv.ResponseShapeError, match=r"\$\.keywords\[0\] \(h2_text_blocks\)"):
+        conv.structure_report_content(body)
+
+
+@pytest.mark.parametrize("body", [None, [], "x", 3, {"data": None}, {"data": "x"}, {}])
+def test_a_body_that_is_not_an_object_is_a_shape_error(body: Any) -> None:
+    for name in ("project_detail", "reports", "projects_page", "content_metadata"):
+        with pytest.raises(conv.ResponseShapeError):
+            STRUCTURE[name](body)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "path", "value"),
+    [
+        ("metadata", ("data", "content_scheme_fields"), "meta_title"),
+        ("metadata", ("data", "content_scheme_fields"), {"meta_title": 1}),
+        ("link_blocks", ("data", "keywords", 0, "content", 0, "links"), {}),
+        ("link_blocks", ("data", "keywords", 0, "content", 0, "links"), "ab"),
+        ("subnavigation", ("data", "keywords", 0, "content", "links"), {}),
+        ("h2_summary_block", ("data", "keywords", 0, "content", "texts"), "one text"),
+        ("h2_text_blocks", ("data", "keywords", 0, "content"), {"h2": "x", "text": "y"}),
+        ("single_text_block", ("data", "keywords", 0, "content"), [{"text": "x"}]),
+    ],
+)
+def test_an_iterable_that_is_not_an_array_is_not_silently_accepted(
+    scheme: str, path: Path, value: Any
+) -> None:
+    body = _replace(samples.content(scheme), path, value)
+    with pytest.raises(conv.ResponseShapeError, match=r"\$.*expected an? "):
+        conv.structure_report_content(body)
