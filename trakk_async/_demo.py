@@ -1,0 +1,120 @@
+"""``trakk demo``: a short tour of the SDK against an embedded fake Trakk server.
+
+No token and no network: :class:`~trakk_async.testing.FakeTrakk` serves a seeded world on
+127.0.0.1 with small rate-limit windows (so the export's progress bar has something to
+show and still ends in seconds), and the client's limiter is given the same windows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Final
+
+import attrs
+from rich.console import Console
+from rich.rule import Rule
+
+from ._client import TrakkClient
+from ._export_files import INDEX_FILE
+from ._models import KeywordContent, ReportContent
+from .cli import (
+    event_json,
+    export_with_progress,
+    json_line,
+    render_content,
+    render_me,
+    render_projects,
+    summary_line,
+)
+from .ratelimit import TokenBucketLimiter
+from .testing import FakeTrakk
+from .watch import ReportAdvanced
+
+#: The fake's windows, and the client limiter's: 40 a second, 600 in ten seconds.
+DEMO_LIMITS: Final = ((40, 1.0), (600, 10.0))
+#: How long the tour waits for the watcher at most (it needs well under a second).
+WATCH_TIMEOUT: Final = 20.0
+
+
+async def run_demo(console: Console, *, export_count: int = 4, seed: int = 7) -> None:
+    """Run the tour, printing to ``console``."""
+    async with FakeTrakk.running(seed=seed, projects=30, rate_limits=DEMO_LIMITS) as fake:
+        limiter = TokenBucketLimiter(windows=DEMO_LIMITS)
+        async with TrakkClient(fake.token, base_url=fake.base_url, rate_limiter=limiter) as c:
+            console.print(f"Fake Trakk serving at {fake.base_url} (seed {seed})\n")
+
+            console.print(Rule("trakk me"))
+            render_me(console, await c.me())
+
+            console.print(Rule("trakk projects"))
+            projects = [p async for p in c.projects.list()]
+            render_projects(console, projects[:10])
+            console.print(f"... {len(projects)} projects in all\n")
+
+            done = [p for p in projects if p.latest_report_status == "completed"]
+            if done:
+                pick = done[0]
+                report = await c.reports.last_generated(pick.id)
+                console.print(Rule(f"trakk content {pick.id} {report.report_number}"))
+                content = await c.reports.content(pick.id, report.report_number)
+                shown = [k for k in content.keywords if k.has_content][:2]
+                render_content(console, _with_keywords(content, shown))
+                console.print(f"... {len(content.keywords)} keywords in this report\n")
+
+            ids = [p.id for p in projects[:export_count]]
+            console.print(Rule(f"trakk export DEST --project {' --project '.join(map(str, ids))}"))
+            with tempfile.TemporaryDirectory(prefix="trakk-demo-") as tmp:
+                dest = Path(tmp)
+                summary = await export_with_progress(
+                    c, dest, project_ids=ids, resume=False, concurrency=8, console=console
+                )
+                console.print(summary_line(summary), markup=False)
+                lines = (dest / INDEX_FILE).read_text().splitlines()
+                console.print(f"{INDEX_FILE}: {len(lines)} files, e.g.")
+                for line in lines[:4]:
+                    console.print(f"  {line}", markup=False)
+                resumed = await export_with_progress(
+                    c, dest, project_ids=ids, resume=True, concurrency=8, console=console
+                )
+                console.print(f"resumed: {summary_line(resumed)}\n", markup=False)
+
+            watched = ids[:2]
+            console.print(Rule(f"trakk watch --project {watched[0]} --project {watched[1]}"))
+            events = await _watch_two(c, fake, watched, console)
+            console.print(f"the watcher caught {len(events)} new reports\n")
+            console.print("Done. Point the same commands at Trakk with --token or TRAKK_API_TOKEN.")
+
+
+async def _watch_two(
+    client: TrakkClient, fake: FakeTrakk, watched: list[int], console: Console
+) -> list[ReportAdvanced]:
+    """Watch two projects while the fake completes a new report in each."""
+    events: list[ReportAdvanced] = []
+    async with client.watch_reports(watched, budget=0.5, strategy="last-generated") as watcher:
+
+        async def consume() -> None:
+            async for event in watcher:
+                events.append(event)
+                console.print(json_line(event_json(event)), markup=False)
+                if len(events) == len(watched):
+                    return
+
+        async def produce() -> None:
+            # First sightings are baselines, not events; the watcher has no ready event.
+            while not watcher.stats.ready:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+            for pid in watched:
+                number = fake.start_next_report(pid)
+                fake.complete_report(pid, number)
+                console.print(f"[dim](the fake completes report #{number} of project {pid})[/]")
+                await asyncio.sleep(0.3)
+
+        async with asyncio.timeout(WATCH_TIMEOUT):
+            await asyncio.gather(consume(), produce())
+    return events
+
+
+def _with_keywords(content: ReportContent, keywords: list[KeywordContent]) -> ReportContent:
+    return attrs.evolve(content, keywords=tuple(keywords))
