@@ -141,20 +141,13 @@ class WatchStats:
 
 
 def _limiter_windows(client: TrakkClient) -> list[tuple[int, float]]:
-    """The limiter's windows as (limit, seconds), read from its snapshot when it has one."""
-    try:
-        snapshot: Any = client.rate_limit
-    except Exception:  # a limiter without snapshot(): fall back to the API's default
-        return []
-    windows: list[tuple[int, float]] = []
-    for window in getattr(snapshot, "windows", ()) or ():
-        limit = getattr(window, "limit", None)
-        seconds = getattr(window, "seconds", None)
-        if seconds is None:
-            seconds = getattr(window, "window", None)
-        if isinstance(limit, int | float) and isinstance(seconds, int | float):
-            windows.append((int(limit), float(seconds)))
-    return windows
+    """The client limiter's windows as ``(limit, seconds)``, from ``client.rate_limit``.
+
+    The snapshot's limits are those in force after header corrections, so a watcher that
+    starts after the server said "1,000 per hour" plans with that. An empty list (a limiter
+    that describes no window) makes the plan fall back to the API's default hourly window.
+    """
+    return [(window.limit, window.seconds) for window in client.rate_limit.windows]
 
 
 class ReportWatcher:
@@ -303,10 +296,10 @@ class ReportWatcher:
             self._delivered = None
 
     async def __anext__(self) -> ReportAdvanced:
+        if self._error is not None:  # a 401 ended the stream: say so again, not "done"
+            raise self._error
         if self._closed:
             raise StopAsyncIteration
-        if self._error is not None:
-            raise self._error
         await self.commit()
         try:
             if self._tracker is None:
