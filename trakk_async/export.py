@@ -43,10 +43,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from functools import partial
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -56,6 +57,8 @@ from ._errors import InvalidResponseError, TrakkError
 from .ratelimit import RateLimiter, RateLimitSnapshot
 
 __all__ = ["ExportProgress", "ExportSummary", "export_projects"]
+
+T = TypeVar("T")
 
 #: Requests a project costs before its content (reports, detail, keywords).
 _BASE_REQUESTS = 3
@@ -187,7 +190,7 @@ class _Export:
 
     async def run(self, ids: list[int] | None) -> ExportSummary:
         started = time.perf_counter()
-        await asyncio.to_thread(self.dest.mkdir, parents=True, exist_ok=True)
+        await _in_thread(partial(self.dest.mkdir, parents=True, exist_ok=True))
         counter, installed = self._install_counter()
         self.counter = counter
         sent0, limited0 = counter.sent, counter.rate_limited
@@ -200,7 +203,7 @@ class _Export:
             async with asyncio.TaskGroup() as group:
                 for _ in range(min(self.workers, len(ids))):
                     group.create_task(self._worker(queue))
-            index = await asyncio.to_thread(files.build_index, self.dest)
+            index = await _in_thread(files.build_index, self.dest)
             await self._write(self.dest / files.INDEX_FILE, index, only_if_changed=True)
         finally:
             if installed:
@@ -294,8 +297,8 @@ class _Export:
             before = self.logical
             try:
                 await self._project(pid)
-            except TrakkError as error:
-                self.failed[pid] = str(error)
+            except* TrakkError as group:
+                self.failed[pid] = str(_first(group))
             else:
                 self.done += 1
                 self.finished_requests += self.logical - before
@@ -307,16 +310,16 @@ class _Export:
         reports = _list(await self._data(f"/projects/{pid}/reports"), "reports")
         reports_bytes = files.dump(reports)
         marker = pdir / files.REPORTS_FILE
-        old = await asyncio.to_thread(files.read_json, marker) if self.resume else None
+        old = await _in_thread(files.read_json, marker) if self.resume else None
         if old is not None and _fingerprint(old) == _fingerprint(reports):
             self.pending = max(0, self.pending - (_BASE_REQUESTS - 1))
             await self._write(marker, reports_bytes, only_if_changed=True)
             self.skipped += 1
             return
         # Incomplete until reports.json is back: a crash from here on is seen by resume.
-        await asyncio.to_thread(files.unlink, marker)
-        project, keywords = await asyncio.gather(
-            self._data(f"/projects/{pid}"), self._data(f"/projects/{pid}/keywords")
+        await _in_thread(files.unlink, marker)
+        project, keywords = await _all(
+            [self._data(f"/projects/{pid}"), self._data(f"/projects/{pid}/keywords")]
         )
         await self._write(pdir / files.PROJECT_FILE, files.dump(project), only_if_changed=True)
         await self._write(pdir / files.KEYWORDS_FILE, files.dump(keywords), only_if_changed=True)
@@ -324,12 +327,12 @@ class _Export:
         todo = []
         for number, (report_id, _) in sorted(wanted.items()):
             path = pdir / files.CONTENT_DIR / f"{number}.json"
-            if self.resume and await asyncio.to_thread(_holds, path, report_id, "completed"):
+            if self.resume and await _in_thread(_holds, path, report_id, "completed"):
                 continue
             todo.append((number, path))
         self.pending += len(todo)
-        await asyncio.gather(*(self._content(pid, number, path) for number, path in todo))
-        await asyncio.to_thread(files.remove_stale, pdir, set(wanted))
+        await _all([self._content(pid, number, path) for number, path in todo])
+        await _in_thread(files.remove_stale, pdir, set(wanted))
         await self._write(marker, reports_bytes)
 
     async def _content(self, pid: int, number: int, path: Path) -> None:
@@ -338,13 +341,41 @@ class _Export:
 
     async def _write(self, path: Path, data: bytes, *, only_if_changed: bool = False) -> None:
         if only_if_changed:
-            written = await asyncio.to_thread(files.write_if_changed, path, data)
+            written = await _in_thread(files.write_if_changed, path, data)
         else:
-            await asyncio.to_thread(files.write_atomic, path, data)
+            await _in_thread(files.write_atomic, path, data)
             written = True
         if written:
             self.files += 1
             self.bytes += len(data)
+
+
+async def _all(coros: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run concurrently; unlike ``gather``, nothing outlives a failure or a cancellation."""
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(coro) for coro in coros]
+    return [task.result() for task in tasks]
+
+
+def _first(group: BaseExceptionGroup[Any]) -> BaseException:
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+async def _in_thread(func: Callable[..., T], *args: Any) -> T:
+    """``asyncio.to_thread`` that, when cancelled, still waits for the thread to finish.
+
+    A thread cannot be stopped; without this a cancelled export would return while its
+    last writes still run, and whoever looks at ``dest`` next could see their temp files.
+    """
+    job = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    try:
+        return await asyncio.shield(job)
+    except asyncio.CancelledError:
+        await asyncio.wait([job])
+        raise
 
 
 def _content_numbers(keywords: list[Any], reports: list[Any]) -> dict[int, tuple[int, str]]:
