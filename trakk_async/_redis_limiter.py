@@ -127,11 +127,6 @@ return 0
 """
 
 
-#: The smallest default margin: a booking is made on the Redis server, a round trip (and
-#: for other machines, a network hop) before the request it grants leaves.
-REDIS_MIN_MARGIN = 0.05
-
-
 def token_key(token: str, prefix: str = "trakk:rl") -> str:
     """The key prefix of a token: a hash, never the token; braces keep Cluster slots equal."""
     digest = hashlib.sha256(token.encode()).hexdigest()[:24]
@@ -150,10 +145,9 @@ class RedisRateLimiter(_FairQueue):
 
     ``redis`` is a ``redis.asyncio.Redis`` client (the caller owns and closes it).
     ``token`` only names the keys (through a SHA-256 hash). ``windows`` and ``margin`` are
-    those of :class:`TokenBucketLimiter`, except that the default margin is at least
-    50 ms (0.6 s on a minute, 1 s on an hour, like the in-process limiter). Inside one
-    process, waiters are served in FIFO order and only the first one talks to Redis;
-    between processes, whoever runs the script first gets the slot.
+    those of :class:`TokenBucketLimiter`. Inside one process, waiters are served in FIFO
+    order and only the first one talks to Redis; between processes, whoever runs the
+    script first gets the slot.
 
     Redis unreachable or slower than ``timeout`` seconds: :meth:`acquire` raises
     :class:`APIConnectionError` (the client retries it like a connection error, then
@@ -191,10 +185,7 @@ class RedisRateLimiter(_FairQueue):
             TimeoutError,
         )
         self._configured = checked
-        self._spans = [
-            s + (max(REDIS_MIN_MARGIN, default_margin(s)) if fixed is None else fixed)
-            for _, s in checked
-        ]
+        self._spans = [s + (default_margin(s) if fixed is None else fixed) for _, s in checked]
         self._limits = [limit for limit, _ in checked]
         base = token_key(token, key_prefix)
         self._pause_key = f"{base}:pause"

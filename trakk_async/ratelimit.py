@@ -215,7 +215,7 @@ class TokenBucketLimiter(_FairQueue):
     Never more than ``limit`` requests in any interval of ``seconds + margin`` of a
     window; the whole burst is available at once. ``margin`` (seconds, the same for every
     window) absorbs the delay between a grant and the server counting the request; by
-    default 1 % of each window, between 10 ms and 1 s. ``clock`` (monotonic seconds),
+    default 1 % of each window, between 50 ms and 1 s. ``clock`` (monotonic seconds),
     ``wall`` (Unix seconds, to read ``X-RateLimit-Reset``) and ``sleep`` are injectable.
 
     ``X-RateLimit-Limit`` corrects a window's capacity (the value tells which window the

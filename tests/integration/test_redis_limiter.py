@@ -234,7 +234,8 @@ async def test_trakk_clients_sharing_a_limiter_draw_no_429_from_the_fake() -> No
         stats = fake.stats()
     assert stats.requests == 300
     assert stats.rate_limited == 0
-    assert stats.max_in_window == {0.5: 20, 2.5: 100}
+    assert stats.max_in_window[0.5] <= 20
+    assert stats.max_in_window[2.5] <= 100
     assert [(w.limit, w.seconds) for w in snap.windows] == WINDOWS
 
 

@@ -101,10 +101,10 @@ def test_windows_are_validated_and_sorted() -> None:
             check_windows(bad)  # type: ignore[arg-type]
 
 
-def test_default_margin_is_one_percent_between_10ms_and_1s() -> None:
+def test_default_margin_is_one_percent_between_50ms_and_1s() -> None:
     assert default_margin(60) == pytest.approx(0.6)
     assert default_margin(3600) == 1.0
-    assert default_margin(0.5) == 0.01
+    assert default_margin(0.5) == 0.05
 
 
 def test_full_burst_is_available_at_once() -> None:
