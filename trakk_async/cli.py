@@ -313,10 +313,19 @@ def cli(ctx: click.Context, token: str | None, base_url: str | None, verbose: bo
     """Work with the Trakk Agency API from a shell. Try `trakk demo` first."""
     ctx.obj = _Settings(token=token or None, base_url=base_url or None, verbose=verbose)
     if verbose:
-        logging.basicConfig(
-            level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
-        )
-        logging.getLogger("trakk_async").setLevel(logging.DEBUG)
+        _log_to_stderr()
+
+
+def _log_to_stderr() -> None:
+    # A handler of our own (not basicConfig): it works whoever configured the root logger.
+    log = logging.getLogger("trakk_async")
+    for handler in [h for h in log.handlers if getattr(h, "_trakk_cli", False)]:
+        log.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    handler._trakk_cli = True  # type: ignore[attr-defined]
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
 
 
 @cli.command()

@@ -1,0 +1,354 @@
+"""The ``trakk`` command against FakeTrakk: click's runner in-process, and subprocesses.
+
+The fake runs on its own event loop in a thread, since every command runs ``asyncio.run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+import pytest
+from click.testing import CliRunner, Result
+
+from trakk_async.cli import cli
+from trakk_async.testing import FakeTrakk
+from trakk_async.watch import Seen, SQLiteCheckpoint
+
+pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+LIMITS = ((100_000, 60.0),)
+ANSI = "\x1b["
+
+
+class FakeInThread:
+    """A FakeTrakk served from a private event loop on a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.fake = self.call(lambda: FakeTrakk(seed=2, projects=30, rate_limits=LIMITS))
+        asyncio.run_coroutine_threadsafe(self.fake.start(), self.loop).result(10)
+
+    def call(self, func: Callable[[], T]) -> T:
+        """Run ``func`` on the fake's loop (its state is only touched from there)."""
+        done: Future[T] = Future()
+
+        def run() -> None:
+            try:
+                done.set_result(func())
+            except BaseException as exc:  # handed to the caller
+                done.set_exception(exc)
+
+        self.loop.call_soon_threadsafe(run)
+        return done.result(10)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.fake.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[FakeInThread]:
+    server = FakeInThread()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fake(served: FakeInThread) -> FakeTrakk:
+    return served.fake
+
+
+def run(fake: FakeTrakk, *args: str, token: str | None = None, **env: str) -> Result:
+    runner = CliRunner()
+    environ = {"TRAKK_API_TOKEN": token or fake.token, "TRAKK_BASE_URL": fake.base_url, **env}
+    return runner.invoke(cli, list(args), env=environ, catch_exceptions=False)
+
+
+def lines(result: Result) -> list[Any]:
+    return [orjson.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_me_json(fake: FakeTrakk) -> None:
+    result = run(fake, "me", "--json")
+    assert result.exit_code == 0, result.output
+    (me,) = lines(result)
+    assert me["agency_id"] == fake.agency_id
+    assert me["abilities"]
+
+
+def test_me_table_piped_has_no_ansi(fake: FakeTrakk) -> None:
+    result = run(fake, "me")
+    assert result.exit_code == 0
+    assert "API token" in result.stdout
+    assert ANSI not in result.output
+
+
+def test_no_token_is_a_usage_error(fake: FakeTrakk) -> None:
+    result = CliRunner().invoke(
+        cli, ["me"], env={"TRAKK_API_TOKEN": "", "TRAKK_BASE_URL": fake.base_url}
+    )
+    assert result.exit_code == 2
+    assert "TRAKK_API_TOKEN" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_bad_token_is_one_line_without_the_token(fake: FakeTrakk) -> None:
+    secret = "trk_wrong_0123456789abcdef0123456789abcdef"
+    result = run(fake, "me", token=secret)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("trakk: error: AuthenticationError")
+    assert secret not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_token_flag_overrides_the_environment(fake: FakeTrakk) -> None:
+    result = run(fake, "--token", fake.token, "me", "--json", token="trk_wrong_token_value")
+    assert result.exit_code == 0
+    assert lines(result)[0]["agency_id"] == fake.agency_id
+
+
+def test_network_error_is_exit_1(fake: FakeTrakk) -> None:
+    result = run(fake, "--base-url", "http://127.0.0.1:9/api/v1", "me")
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("trakk: error: APIConnectionError")
+    assert fake.token not in result.output
+
+
+def test_projects_json_and_filters(fake: FakeTrakk, served: FakeInThread) -> None:
+    result = run(fake, "projects", "--json")
+    assert result.exit_code == 0
+    assert [p["id"] for p in lines(result)] == fake.project_ids()
+
+    active = run(fake, "projects", "--status", "active", "--json")
+    assert active.exit_code == 0
+    rows = lines(active)
+    assert rows
+    assert all(p["status"] == "active" for p in rows)
+    assert len(rows) < len(fake.project_ids())
+
+    some = rows[0]["name"].split()[0]
+    found = lines(run(fake, "projects", "--search", some, "--json"))
+    assert found
+    assert all(some.lower() in p["name"].lower() for p in found)
+
+
+def test_projects_table_piped_has_no_ansi(fake: FakeTrakk) -> None:
+    result = run(fake, "projects")
+    assert result.exit_code == 0
+    assert ANSI not in result.output
+    first = fake.project_ids()[0]
+    assert any(line.split()[0] == str(first) for line in result.stdout.splitlines()[1:])
+
+
+def test_bad_status_is_a_usage_or_api_error(fake: FakeTrakk) -> None:
+    result = run(fake, "projects", "--status", "bogus")
+    assert result.exit_code in (1, 2)
+    assert "Traceback" not in result.output
+
+
+def test_reports(fake: FakeTrakk, served: FakeInThread) -> None:
+    pid = fake.project_ids()[0]
+    expected = served.call(lambda: sorted(r.id for r in fake.reports(pid)))
+    result = run(fake, "reports", str(pid), "--json")
+    assert result.exit_code == 0
+    assert sorted(r["id"] for r in lines(result)) == expected
+    table = run(fake, "reports", str(pid))
+    assert table.exit_code == 0
+    assert str(expected[0]) in table.stdout
+
+
+def _completed(fake: FakeTrakk, served: FakeInThread) -> tuple[int, int]:
+    def find() -> tuple[int, int]:
+        for pid in fake.project_ids():
+            for report in fake.reports(pid):
+                if str(report.status) == "completed" and report.content_scheme == "metadata":
+                    newest = fake.world.report_by_number(fake.world.projects[pid], 2)
+                    if newest is report or report.report_number == 19:
+                        return pid, report.report_number
+        raise LookupError("no completed metadata report")
+
+    return served.call(find)
+
+
+def test_content_variants_and_html(fake: FakeTrakk, served: FakeInThread) -> None:
+    pid, number = _completed(fake, served)
+    first = run(fake, "content", str(pid), str(number), "--json")
+    assert first.exit_code == 0, first.output
+    rows = lines(first)
+    with_content = [r for r in rows if r["has_content"]]
+    assert with_content
+    assert set(with_content[0]["content"]) == {"meta_title", "meta_description"}
+
+    second = lines(run(fake, "content", str(pid), str(number), "--json", "--variant", "2"))
+    assert [r["keyword_id"] for r in second] == [r["keyword_id"] for r in rows]
+    assert second[rows.index(with_content[0])]["content"] != with_content[0]["content"]
+
+    html = lines(run(fake, "content", str(pid), str(number), "--json", "--html"))
+    assert "<" in str(html[rows.index(with_content[0])]["html"])
+
+    text = run(fake, "content", str(pid), str(number))
+    assert text.exit_code == 0
+    assert with_content[0]["keyword"] in text.stdout
+    assert "meta_title: " in text.stdout
+
+
+def test_content_usage_errors(fake: FakeTrakk, served: FakeInThread) -> None:
+    pid, number = _completed(fake, served)
+    assert run(fake, "content", str(pid), "27").exit_code == 2
+    too_far = run(fake, "content", str(pid), str(number), "--variant", "9")
+    assert too_far.exit_code == 2
+    assert "variant" in too_far.stderr
+
+
+def test_content_of_a_missing_report_is_exit_1(fake: FakeTrakk, served: FakeInThread) -> None:
+    pid = served.call(lambda: fake.add_project())
+    result = run(fake, "content", str(pid), "3")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("trakk: error: NotFoundError")
+
+
+def test_export_and_resume(fake: FakeTrakk, tmp_path: Path) -> None:
+    pids = [str(p) for p in fake.project_ids()[:3]]
+    args = ["export", str(tmp_path)] + [x for p in pids for x in ("--project", p)]
+    result = run(fake, *args)
+    assert result.exit_code == 0, result.output
+    assert "exported 3 projects" in result.stdout
+    assert ANSI not in result.output
+    assert all((tmp_path / p / "reports.json").is_file() for p in pids)
+    assert len((tmp_path / "index.jsonl").read_text().splitlines()) > 9
+
+    again = run(fake, *args, "--resume")
+    assert again.exit_code == 0
+    assert "(3 unchanged)" in again.stdout
+    assert "3 requests" in again.stdout
+
+
+def _event_ready(fake: FakeTrakk, served: FakeInThread, db: Path) -> tuple[int, int]:
+    """A checkpoint saying the project's last report is an older one: the watcher's first
+    look is then an event, with no timing involved. Returns (project id, new report id)."""
+
+    def newest_two() -> tuple[int, Any, Any]:
+        for pid in fake.project_ids():
+            done = [r for r in fake.reports(pid) if str(r.status) == "completed"]
+            if len(done) >= 2:
+                return pid, done[-2], done[-1]
+        raise LookupError("no project with two completed reports")
+
+    pid, older, newest = served.call(newest_two)
+
+    async def save() -> None:
+        async with SQLiteCheckpoint(db) as checkpoint:
+            await checkpoint.save({pid: Seen(older.id, older.report_number)})
+
+    asyncio.run(save())
+    return pid, newest.id
+
+
+def _checkpointed(db: Path, pid: int) -> Seen | None:
+    async def load() -> Seen | None:
+        async with SQLiteCheckpoint(db) as checkpoint:
+            return (await checkpoint.load()).get(pid)
+
+    return asyncio.run(load())
+
+
+def test_watch_exec_failure_is_not_checkpointed(
+    fake: FakeTrakk, served: FakeInThread, tmp_path: Path
+) -> None:
+    db = tmp_path / "seen.db"
+    pid, new_id = _event_ready(fake, served, db)
+    before = _checkpointed(db, pid)
+    watch = ["watch", "--project", str(pid), "--checkpoint", str(db), "--max-events", "1"]
+
+    failed = run(fake, *watch, "--exec", "cat >/dev/null; exit 3")
+    assert failed.exit_code == 1
+    (event,) = lines(failed)
+    assert (event["project_id"], event["report"]["id"]) == (pid, new_id)
+    assert "exited with 3" in failed.stderr
+    assert "not checkpointed" in failed.stderr
+    assert _checkpointed(db, pid) == before
+
+    out = tmp_path / "event.json"
+    ok = run(fake, *watch, "--exec", f"cat > {out}")
+    assert ok.exit_code == 0, ok.output
+    assert lines(ok) == [event | {"detected_at": lines(ok)[0]["detected_at"]}]
+    assert orjson.loads(out.read_bytes())["report"]["id"] == new_id
+    assert _checkpointed(db, pid) == Seen(new_id, event["report"]["report_number"])
+
+
+def test_verbose_logs_requests_without_the_token(fake: FakeTrakk) -> None:
+    result = run(fake, "--verbose", "me")
+    assert result.exit_code == 0
+    assert "GET /me -> 200" in result.stderr
+    assert fake.token not in result.output
+
+
+def _subprocess_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAKK_")}
+    env.update(extra)
+    return env
+
+
+def test_subprocess_piped_projects_have_no_ansi(fake: FakeTrakk) -> None:
+    env = _subprocess_env(TRAKK_API_TOKEN=fake.token, TRAKK_BASE_URL=fake.base_url)
+    done = subprocess.run(
+        [sys.executable, "-m", "trakk_async.cli", "projects"],
+        capture_output=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"\x1b[" not in done.stdout + done.stderr
+    assert str(fake.project_ids()[0]).encode() in done.stdout
+
+
+def test_subprocess_usage_error_is_exit_2() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "trakk_async.cli", "content", "1"],
+        capture_output=True,
+        env=_subprocess_env(),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert b"Missing argument" in done.stderr
+
+
+def test_demo_runs_to_completion() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "trakk_async.cli", "demo"],
+        capture_output=True,
+        env=_subprocess_env(),
+        timeout=120,
+        check=False,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "\x1b[" not in out
+    for expected in ("trakk me", "trakk projects", "trakk content", "keywords with content"):
+        assert expected in out
+    assert "exported 4 projects" in out
+    assert "exported 4 projects (4 unchanged)" in out
+    events = [orjson.loads(line) for line in out.splitlines() if line.startswith('{"project_id"')]
+    assert len(events) == 2
+    assert all(e["report"]["status"] == "completed" and not e["baseline"] for e in events)
+    assert "the watcher caught 2 new reports" in out

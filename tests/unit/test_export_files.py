@@ -1,0 +1,155 @@
+"""The pure parts of the export: stable JSON, atomic writes, the index, choosing content."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import orjson
+import pytest
+
+from trakk_async import _export_files as files
+from trakk_async.export import _content_numbers, _CountingLimiter, _fingerprint
+from trakk_async.ratelimit import RateLimitSnapshot
+
+
+def test_dump_is_stable_and_sorted() -> None:
+    assert files.dump({"b": 1, "a": [1, {"d": None, "c": "é"}]}) == files.dump(
+        {"a": [1, {"c": "é", "d": None}], "b": 1}
+    )
+    text = files.dump({"b": 1, "a": 2}).decode()
+    assert text == '{\n  "a": 2,\n  "b": 1\n}\n'
+
+
+def test_write_atomic_replaces_whole_file(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "x.json"
+    files.write_atomic(target, b"one")
+    files.write_atomic(target, b"two")
+    assert target.read_bytes() == b"two"
+    assert [p.name for p in target.parent.iterdir()] == ["x.json"]
+
+
+def test_failed_write_keeps_old_file_and_leaves_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "x.json"
+    files.write_atomic(target, b"old")
+
+    def boom(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError, match="No space"):
+        files.write_atomic(target, b"new, longer content")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_write_if_changed(tmp_path: Path) -> None:
+    target = tmp_path / "x.json"
+    assert files.write_if_changed(target, b"a") is True
+    before = target.stat().st_mtime_ns
+    assert files.write_if_changed(target, b"a") is False
+    assert target.stat().st_mtime_ns == before
+    assert files.write_if_changed(target, b"b") is True
+
+
+def test_read_json_missing_or_broken(tmp_path: Path) -> None:
+    assert files.read_json(tmp_path / "none.json") is None
+    (tmp_path / "bad.json").write_bytes(b'{"a": ')
+    assert files.read_json(tmp_path / "bad.json") is None
+
+
+def _project(root: Path, pid: int, numbers: list[int], *, complete: bool = True) -> None:
+    pdir = root / str(pid)
+    files.write_atomic(pdir / files.PROJECT_FILE, files.dump({"id": pid}))
+    files.write_atomic(pdir / files.KEYWORDS_FILE, files.dump([]))
+    for n in numbers:
+        body = {"report_id": pid * 100 + n, "generation_status": "completed"}
+        files.write_atomic(pdir / "content" / f"{n}.json", files.dump(body))
+    if complete:
+        files.write_atomic(pdir / files.REPORTS_FILE, files.dump([]))
+
+
+def test_index_orders_and_skips_incomplete_projects(tmp_path: Path) -> None:
+    _project(tmp_path, 10, [10, 2])
+    _project(tmp_path, 9, [1])
+    _project(tmp_path, 11, [3], complete=False)
+    (tmp_path / "notes").mkdir()
+
+    entries = [orjson.loads(line) for line in files.build_index(tmp_path).splitlines()]
+
+    assert [e["path"] for e in entries] == [
+        "9/project.json",
+        "9/keywords.json",
+        "9/reports.json",
+        "9/content/1.json",
+        "10/project.json",
+        "10/keywords.json",
+        "10/reports.json",
+        "10/content/2.json",
+        "10/content/10.json",
+    ]
+    last = entries[-1]
+    assert (last["kind"], last["report_number"], last["report_id"]) == ("content", 10, 1010)
+    assert last["bytes"] == (tmp_path / "10/content/10.json").stat().st_size
+    assert files.build_index(tmp_path) == files.build_index(tmp_path)
+
+
+def test_remove_stale(tmp_path: Path) -> None:
+    _project(tmp_path, 1, [1, 2, 3])
+    stray = tmp_path / "1" / "content" / f"{files.TEMP_PREFIX}x"
+    stray.write_bytes(b"half")
+    files.remove_stale(tmp_path / "1", {1, 3})
+    assert sorted(p.name for p in (tmp_path / "1" / "content").iterdir()) == ["1.json", "3.json"]
+
+
+def _report(rid: int, number: int, status: str) -> dict[str, object]:
+    return {"id": rid, "report_number": number, "status": status}
+
+
+def test_content_numbers_need_keywords_and_a_completed_newest_report() -> None:
+    reports = [  # newest first
+        _report(30, 1, "pending"),  # number 1 started again: /content serves this one
+        _report(26, 26, "completed"),
+        _report(5, 5, "completed"),
+        _report(4, 4, "failed"),
+        _report(1, 1, "completed"),
+    ]
+    keywords = [{"content_action_ids": [1, 4, 26]}, {"content_action_ids": [26, 7]}, {}]
+    assert _content_numbers(keywords, reports) == {26: (26, "completed")}
+
+
+def test_fingerprint_ignores_order_and_other_fields() -> None:
+    a = [{"id": 1, "status": "completed", "sent": True}, {"id": 2, "status": "pending"}]
+    b = [{"id": 2, "status": "pending"}, {"id": 1, "status": "completed", "sent": False}]
+    assert _fingerprint(a) == _fingerprint(b)
+    assert _fingerprint(a) != _fingerprint([{"id": 2, "status": "running"}, a[0]])
+    assert _fingerprint({"not": "a list"}) is None
+
+
+class _Inner:
+    def __init__(self) -> None:
+        self.acquired = 0
+        self.observed: list[int] = []
+
+    async def acquire(self, *, max_wait: float | None = None) -> None:
+        self.acquired += 1
+
+    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        self.observed.append(status)
+
+    def snapshot(self) -> RateLimitSnapshot:
+        return RateLimitSnapshot(windows=())
+
+
+async def test_counting_limiter_counts_and_delegates() -> None:
+    inner = _Inner()
+    counter = _CountingLimiter(inner)
+    for status in (200, 429, 500):
+        await counter.acquire()
+        counter.observe(status, {})
+    assert (counter.sent, counter.rate_limited) == (3, 1)
+    assert (inner.acquired, inner.observed) == (3, [200, 429, 500])
+    assert counter.snapshot() == RateLimitSnapshot(windows=())
