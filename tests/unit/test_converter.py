@@ -71,18 +71,22 @@ json_value = st.recursive(
 )
 
 
-def _extend(node: Any, data: st.DataObject) -> Any:
-    """Add unknown fields to some objects and unknown values to some enums, recursively."""
+def _extend(node: Any, data: st.DataObject, *, schemes: bool = True) -> Any:
+    """Add unknown fields to some objects and unknown values to some enums, recursively.
+
+    ``schemes=False`` leaves ``content_scheme`` alone (an unknown one keeps any content).
+    """
     if isinstance(node, list):
-        return [_extend(v, data) for v in node]
+        return [_extend(v, data, schemes=schemes) for v in node]
     if not isinstance(node, dict):
         return node
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in ENUM_KEYS and isinstance(value, str | None) and data.draw(st.booleans()):
+        enum = key in ENUM_KEYS and (schemes or key != "content_scheme")
+        if enum and isinstance(value, str | None) and data.draw(st.booleans()):
             out[key] = data.draw(st.text(min_size=1, max_size=12).filter(str.strip))
         else:
-            out[key] = _extend(value, data)
+            out[key] = _extend(value, data, schemes=schemes)
     extra = data.draw(st.dictionaries(st.text(min_size=1, max_size=6), json_value, max_size=2))
     for key, value in extra.items():
         out.setdefault(f"zz_new_{key}", value)
@@ -181,6 +185,31 @@ def test_a_value_of_the_wrong_type_anywhere_is_a_shape_error_with_a_path(
     for step in path:
         node = node[step]
     body = _replace(original, path, _wrong_value(node))
+    with pytest.raises(conv.ResponseShapeError, match=r"\$"):
+        STRUCTURE[name](body)
+
+
+ALL_PATHS = {name: list(_paths(samples.load(name))) for name in STRUCTURE}
+
+
+@settings(max_examples=300)
+@given(name=st.sampled_from(sorted(STRUCTURE)), data=st.data())
+def test_any_set_of_wrong_values_is_a_shape_error_with_a_path(
+    name: str, data: st.DataObject
+) -> None:
+    paths = data.draw(st.lists(st.sampled_from(ALL_PATHS[name]), min_size=1, max_size=4))
+    body = samples.load(name)
+    done: list[Path] = []
+    for path in paths:
+        if any(path[: len(d)] == d for d in done):
+            continue  # inside a value already replaced
+        node = body
+        for step in path:
+            node = node[step]
+        body = _replace(body, path, _wrong_value(node))
+        done.append(path)
+    # Unknown fields and enum values added on top must not hide the error.
+    body = _extend(body, data, schemes=False)
     with pytest.raises(conv.ResponseShapeError, match=r"\$"):
         STRUCTURE[name](body)
 
