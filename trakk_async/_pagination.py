@@ -87,7 +87,9 @@ class ProjectPager:
                 pending = None
                 number += 1
         finally:
-            if pending is not None and not pending.done():
+            if pending is not None:
+                # Also when it is done already: a prefetch that failed after the consumer
+                # left (say the client was closed) must not be logged as never retrieved.
                 pending.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await pending

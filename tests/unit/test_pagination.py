@@ -317,3 +317,22 @@ def test_a_well_behaved_server_gives_every_project_in_order(
     ids = asyncio.run(collect(ProjectPager(server.fetch, per_page)))
     assert ids == list(range(1, total + 1))
     assert len(server.requested) <= len(layout) + 1
+
+
+async def test_leaving_early_then_closing_the_client_logs_no_orphaned_prefetch(
+    mock_api: aioresponses, caplog: pytest.LogCaptureFixture
+) -> None:
+    for number in (1, 2, 3):
+        mock_api.get(
+            url("/projects", {"per_page": "2", "page": str(number)}),
+            payload=page_body([2 * number - 1, 2 * number], number, last_page=3, per_page=2),
+        )
+    async with make_client() as client:
+        async for p in client.projects.list(per_page=2):
+            assert p.id == 1
+            break
+    for _ in range(5):  # let the loop finalize the abandoned iterator and its prefetch
+        await asyncio.sleep(0)
+    gc.collect()
+    assert "never retrieved" not in caplog.text
+    assert len(sent(mock_api)) <= 2
