@@ -53,7 +53,7 @@ import attrs
 
 from . import _export_files as files
 from ._client import TrakkClient
-from ._errors import InvalidResponseError, TrakkError
+from ._errors import AuthenticationError, InvalidResponseError, TrakkError
 from .ratelimit import RateLimiter, RateLimitSnapshot
 
 __all__ = ["ExportProgress", "ExportSummary", "export_projects"]
@@ -69,9 +69,10 @@ class ExportSummary:
     """What an export did.
 
     ``projects`` exported (``skipped`` of them found unchanged on resume), ``failed``
-    project id -> error line, ``files`` and ``bytes`` written this run (unchanged files
-    are not rewritten), ``requests`` sent (each retry counts), ``rate_limited`` 429
-    answers, ``retries`` requests sent again after an error, ``duration`` in seconds.
+    project id -> error line (``"NotFoundError: ..."``), ``files`` and ``bytes`` written
+    this run (unchanged files are not rewritten), ``requests`` sent (each retry counts),
+    ``rate_limited`` 429 answers, ``retries`` requests sent again after an error,
+    ``duration`` in seconds.
     """
 
     dest: Path
@@ -147,8 +148,10 @@ async def export_projects(
     the requests in flight (they all still queue in the client's rate limiter);
     ``progress`` is called after every request and every finished project. A project
     whose requests fail after the client's retries is recorded in ``summary.failed`` and
-    the others go on; anything else (cancellation, a full disk) stops the export, leaving
-    only whole files behind for ``resume=True`` to continue from::
+    the others go on; anything else (an :class:`AuthenticationError`, an ``OSError`` such
+    as a full disk, an exception from ``progress``, cancellation) stops the export and is
+    raised as itself, leaving only whole files behind for ``resume=True`` to continue
+    from::
 
         summary = await export_projects(client, "out", project_ids=[12, 15], resume=True)
     """
@@ -200,9 +203,7 @@ class _Export:
             self.total = len(ids)
             self._report()
             queue = iter(ids)
-            async with asyncio.TaskGroup() as group:
-                for _ in range(min(self.workers, len(ids))):
-                    group.create_task(self._worker(queue))
+            await _all([self._worker(queue) for _ in range(min(self.workers, len(ids)))])
             index = await _in_thread(files.build_index, self.dest)
             await self._write(self.dest / files.INDEX_FILE, index, only_if_changed=True)
         finally:
@@ -297,8 +298,10 @@ class _Export:
             before = self.logical
             try:
                 await self._project(pid)
-            except* TrakkError as group:
-                self.failed[pid] = str(_first(group))
+            except AuthenticationError:
+                raise  # every other project would fail the same way
+            except TrakkError as error:
+                self.failed[pid] = _error_line(error)
             else:
                 self.done += 1
                 self.finished_requests += self.logical - before
@@ -351,10 +354,20 @@ class _Export:
 
 
 async def _all(coros: list[Coroutine[Any, Any, T]]) -> list[T]:
-    """Run concurrently; unlike ``gather``, nothing outlives a failure or a cancellation."""
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(coro) for coro in coros]
+    """Run concurrently; unlike ``gather``, nothing outlives a failure or a cancellation.
+
+    The first failure is raised as itself (the others were cancelled because of it).
+    """
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(coro) for coro in coros]
+    except BaseExceptionGroup as errors:
+        raise _first(errors) from None
     return [task.result() for task in tasks]
+
+
+def _error_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 def _first(group: BaseExceptionGroup[Any]) -> BaseException:
