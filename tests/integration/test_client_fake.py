@@ -9,6 +9,7 @@ import pytest
 
 from trakk_async import (
     AuthenticationError,
+    BadRequestError,
     ContentScheme,
     Country,
     Keyword,
@@ -243,3 +244,31 @@ async def test_not_found_is_404(fake: FakeTrakk) -> None:
         with pytest.raises(NotFoundError):
             await client.users.get(999_999)
     assert fake.stats().requests >= 3
+
+
+async def test_latest_of_a_project_without_reports_is_404(fake: FakeTrakk) -> None:
+    async with client_for(fake, fake.admin_token) as client:
+        bare = [p async for p in client.projects.list() if p.latest_report_id is None]
+        assert bare, "the seeded world has projects without reports"
+        project = bare[0]
+        assert project.latest_report_number is None
+        assert project.latest_report_status is None
+        with pytest.raises(NotFoundError):
+            await client.reports.latest(project.id)
+        with pytest.raises(NotFoundError):
+            await client.reports.last_generated(project.id)
+        assert len(await client.reports.list(project.id)) == 0
+
+
+async def test_what_the_sdk_refuses_the_server_refuses_too(fake: FakeTrakk) -> None:
+    """The SDK's ValueError/TypeError mirror the server's 400s (sent raw here on purpose)."""
+    async with client_for(fake, fake.admin_token, max_retries=0) as client:
+        for params in ({"per_page": "101"}, {"per_page": "0"}, {"sort": "name"}):
+            with pytest.raises(BadRequestError):
+                await client.get_json("/projects", params)
+        with pytest.raises(BadRequestError):
+            await client.get_json("/projects/1/reports/27/content")
+        with pytest.raises(ValueError, match="per_page"):
+            client.projects.list(per_page=101)
+        with pytest.raises(TypeError):
+            client.projects.list(sort="name")  # type: ignore[call-arg]
