@@ -118,7 +118,7 @@ class TrakkClient:
             )
         if not isinstance(token, str) or not token.strip() or any(c in token for c in "\r\n"):
             raise ConfigurationError("the Trakk API token must be a non-empty single-line str")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
             raise ConfigurationError(f"timeout must be a positive number, got {timeout!r}")
         if type(max_retries) is not int or max_retries < 0:
             raise ConfigurationError(f"max_retries must be an int >= 0, got {max_retries!r}")
@@ -246,9 +246,8 @@ class TrakkClient:
         try:
             return structure(body)
         except _converter.ResponseShapeError as exc:
-            raise InvalidResponseError(
-                str(exc), status=200, excerpt=excerpt(orjson.dumps(body)), path=path
-            ) from None
+            quoted = excerpt(self._transport.redact(orjson.dumps(body)))
+            raise InvalidResponseError(str(exc), status=200, excerpt=quoted, path=path) from None
 
     async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """GET ``path`` (below the base URL) and return the decoded JSON body.
@@ -289,7 +288,14 @@ class TrakkClient:
                 "GET %s -> %d in %.1f ms", path, status, (time.perf_counter() - started) * 1e3
             )
         if status >= 400:
-            raise error_for_status(status, response.headers, response.body, path)
+            body = self._transport.redact(response.body)
+            raise error_for_status(status, response.headers, body, path)
         if status != 200:
             raise InvalidResponseError(f"unexpected status {status}", status=status, path=path)
-        return decode_json(status, response.body, path)
+        try:
+            return decode_json(status, response.body, path)
+        except InvalidResponseError as exc:
+            quoted = excerpt(self._transport.redact(response.body))
+            raise InvalidResponseError(
+                exc.detail, status=status, excerpt=quoted, path=path
+            ) from None

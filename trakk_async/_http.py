@@ -7,7 +7,6 @@ token in one header dict that no repr shows, and never follows a redirect to ano
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Final
 
@@ -36,10 +35,11 @@ class Transport:
     """Sends GETs on one ``aiohttp.ClientSession``, owned or borrowed.
 
     A session passed in is borrowed and never closed here; one created here is closed by
-    :meth:`aclose`. The token lives only in ``self._headers``, which no repr shows.
+    :meth:`aclose`. The token lives only in ``self._headers`` (and ``self._secret``, to
+    redact it from bodies quoted in exceptions), which no repr shows.
     """
 
-    __slots__ = ("_headers", "_owns_session", "_session", "_timeout")
+    __slots__ = ("_headers", "_owns_session", "_secret", "_session", "_timeout")
 
     def __init__(
         self,
@@ -54,6 +54,7 @@ class Transport:
             "Accept": "application/json",
             "User-Agent": user_agent,
         }
+        self._secret = token.encode()
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session = session
         self._owns_session = session is None
@@ -82,7 +83,7 @@ class Transport:
                     body = await resp.read()
                     status = resp.status
                     resp_headers = resp.headers
-            except (TimeoutError, asyncio.TimeoutError) as exc:
+            except TimeoutError as exc:
                 raise APITimeoutError(
                     f"GET {path} got no answer within {self._timeout.total:g}s"
                 ) from exc
@@ -107,6 +108,14 @@ class Transport:
                 )
             url = target
         raise InvalidResponseError("too many redirects", path=path)
+
+    def redact(self, body: bytes) -> bytes:
+        """``body`` with the token blanked out, before any of it is quoted in an exception.
+
+        A proxy or gateway that echoes the request (headers included) in its error page
+        would otherwise put the token into an exception message.
+        """
+        return body.replace(self._secret, b"[token]") if self._secret in body else body
 
     async def aclose(self) -> None:
         """Close the session if this transport created it."""

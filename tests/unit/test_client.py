@@ -193,3 +193,9 @@ async def test_a_redirect_loop_ends(mock_api: aioresponses) -> None:
         with pytest.raises(InvalidResponseError, match="too many redirects"):
             await client.me()
     assert len(mock_api.requests[("GET", URL(url("/me")))]) == 6
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), 0.0, -0.5])
+def test_a_timeout_that_is_not_positive_is_refused(timeout: float) -> None:
+    with pytest.raises(ConfigurationError, match="timeout"):
+        TrakkClient(TOKEN, timeout=timeout)

@@ -231,3 +231,33 @@ def test_pickled_errors_keep_their_fields() -> None:
     )
     invalid = InvalidResponseError("bad", status=200, excerpt="<html>", path="/me")
     assert str(pickle.loads(pickle.dumps(invalid))) == str(invalid)
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [(200, InvalidResponseError), (403, PermissionDeniedError), (502, InternalServerError)],
+)
+async def test_a_body_echoing_the_token_is_redacted_in_exceptions(
+    mock_api: aioresponses, status: int, cls: type[Exception]
+) -> None:
+    echo = f"<html><pre>GET /me\nAuthorization: Bearer {TOKEN}\n</pre></html>".encode()
+    mock_api.get(url("/me"), status=status, body=echo)
+    async with make_client(max_retries=0) as client:
+        with pytest.raises(cls) as info:
+            await client.me()
+    assert "Authorization: Bearer [token]" in str(info.value)
+    assert TOKEN not in str(info.value)
+    assert TOKEN not in repr(info.value)
+
+
+async def test_an_envelope_message_echoing_the_token_is_redacted(mock_api: aioresponses) -> None:
+    mock_api.get(url("/me"), status=401, body=error_body("unauthenticated", f"bad {TOKEN}"))
+    mock_api.get(url("/users"), status=200, payload={"data": {"echo": TOKEN}})
+    async with make_client(max_retries=0) as client:
+        with pytest.raises(AuthenticationError) as auth:
+            await client.me()
+        with pytest.raises(InvalidResponseError) as shape:
+            await client.users.list()
+    assert auth.value.message == "bad [token]"
+    assert TOKEN not in str(shape.value)
+    assert "[token]" in shape.value.excerpt
