@@ -37,6 +37,7 @@ from ._errors import ConfigurationError, TrakkError
 from ._models import KeywordContent, Me, ProjectSummary, Report, ReportContent
 from ._protocol import BASE_URL_ENV, TOKEN_ENV
 from .export import ExportProgress, ExportSummary, export_projects
+from .ratelimit import TokenBucketLimiter
 from .watch import ReportAdvanced, SQLiteCheckpoint
 
 __all__ = ["cli", "main"]
@@ -47,6 +48,7 @@ class _Settings:
     token: str | None
     base_url: str | None
     verbose: bool
+    windows: tuple[tuple[int, float], ...] = ()
 
 
 def _console(stderr: bool = False) -> Console:
@@ -68,6 +70,8 @@ def _run(
     settings: _Settings = ctx.ensure_object(_Settings)
 
     async def body() -> int | None:
+        if settings.windows:
+            client.setdefault("rate_limiter", TokenBucketLimiter(windows=settings.windows))
         async with TrakkClient(settings.token, base_url=settings.base_url, **client) as c:
             return await work(c)
 
@@ -306,26 +310,58 @@ def summary_line(summary: ExportSummary) -> str:
     metavar="URL",
     help="API base URL (default: https://admin.trakk.ai/api/v1).",
 )
+@click.option(
+    "--rate-limit",
+    "windows",
+    multiple=True,
+    metavar="LIMIT/SECONDS",
+    callback=lambda _ctx, _param, values: tuple(_window(v) for v in values),
+    help="The token's limits if not Trakk's default 60/60 and 1000/3600 (repeatable).",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Log every request to stderr.")
 @click.version_option(package_name="trakk-async", prog_name="trakk")
 @click.pass_context
-def cli(ctx: click.Context, token: str | None, base_url: str | None, verbose: bool) -> None:
+def cli(
+    ctx: click.Context,
+    token: str | None,
+    base_url: str | None,
+    windows: tuple[tuple[int, float], ...],
+    verbose: bool,
+) -> None:
     """Work with the Trakk Agency API from a shell. Try `trakk demo` first."""
-    ctx.obj = _Settings(token=token or None, base_url=base_url or None, verbose=verbose)
+    ctx.obj = _Settings(
+        token=token or None, base_url=base_url or None, verbose=verbose, windows=windows
+    )
     if verbose:
-        _log_to_stderr()
+        _log_to_stderr(ctx)
 
 
-def _log_to_stderr() -> None:
-    # A handler of our own (not basicConfig): it works whoever configured the root logger.
+def _window(text: str) -> tuple[int, float]:
+    limit, _, seconds = text.partition("/")
+    try:
+        window = int(limit), float(seconds)
+    except ValueError:
+        window = (0, 0.0)
+    if window[0] < 1 or not window[1] > 0:
+        raise click.BadParameter(f"{text!r} is not LIMIT/SECONDS, e.g. 60/60")
+    return window
+
+
+def _log_to_stderr(ctx: click.Context) -> None:
+    # A handler of our own (not basicConfig): it works whoever configured the root logger,
+    # and it is gone when the command ends (click's test runner closes that stderr).
     log = logging.getLogger("trakk_async")
-    for handler in [h for h in log.handlers if getattr(h, "_trakk_cli", False)]:
-        log.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
-    handler._trakk_cli = True  # type: ignore[attr-defined]
+    level = log.level
     log.addHandler(handler)
     log.setLevel(logging.DEBUG)
+
+    def restore() -> None:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+    ctx.call_on_close(restore)
 
 
 @cli.command()

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -19,7 +21,9 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
+from trakk_async import TokenBucketLimiter, TrakkClient
 from trakk_async.cli import cli
+from trakk_async.export import export_projects
 from trakk_async.testing import FakeTrakk
 from trakk_async.watch import Seen, SQLiteCheckpoint
 
@@ -352,3 +356,55 @@ def test_demo_runs_to_completion() -> None:
     assert len(events) == 2
     assert all(e["report"]["status"] == "completed" and not e["baseline"] for e in events)
     assert "the watcher caught 2 new reports" in out
+
+
+def _export_in_process(fake: FakeTrakk, dest: Path, pids: list[int], resume: bool) -> int:
+    async def go() -> int:
+        limiter = TokenBucketLimiter(windows=LIMITS)
+        async with TrakkClient(fake.token, base_url=fake.base_url, rate_limiter=limiter) as c:
+            summary = await export_projects(c, dest, project_ids=pids, resume=resume)
+        return summary.requests
+
+    return asyncio.run(go())
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_export_killed_hard_then_resumed(
+    fake: FakeTrakk, served: FakeInThread, tmp_path: Path
+) -> None:
+    pids = fake.project_ids()[:8]
+    fresh = tmp_path / "fresh"
+    full = _export_in_process(fake, fresh, pids, resume=False)
+    dest = tmp_path / "killed"
+    budget = full // 2
+    before = served.call(lambda: fake.stats().requests)
+    env = _subprocess_env(TRAKK_API_TOKEN=fake.token, TRAKK_BASE_URL=fake.base_url)
+    # The client may send `budget` requests, then waits ten minutes: it is killed there.
+    args = ["--rate-limit", f"{budget}/600", "export", str(dest)]
+    args += [x for p in pids for x in ("--project", str(p))]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trakk_async.cli", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: served.call(lambda: fake.stats().requests) - before >= budget)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(30)
+    assert not (dest / "index.jsonl").exists()
+    for path in dest.rglob("*.json"):  # temp files may stay after SIGKILL; targets are whole
+        orjson.loads(path.read_bytes())
+
+    resumed = _export_in_process(fake, dest, pids, resume=True)
+
+    assert resumed < full
+    tree = {p.relative_to(dest): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
+    assert tree == {p.relative_to(fresh): p.read_bytes() for p in fresh.rglob("*") if p.is_file()}
