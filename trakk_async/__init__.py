@@ -19,6 +19,8 @@ features.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._client import TrakkClient
 from ._content import (
     BulletPoints,
@@ -97,7 +99,10 @@ from ._models import (
     User,
 )
 from ._pagination import ProjectPager
-from .ratelimit import RateLimiter, TokenBucketLimiter
+from .ratelimit import RateLimiter, RateLimitSnapshot, TokenBucketLimiter, WindowSnapshot
+
+if TYPE_CHECKING:
+    from ._redis_limiter import RedisRateLimiter
 
 __version__ = "0.1.0"
 
@@ -158,7 +163,9 @@ __all__ = [
     "QAHtml",
     "QAPair",
     "RateLimitError",
+    "RateLimitSnapshot",
     "RateLimiter",
+    "RedisRateLimiter",
     "Report",
     "ReportContent",
     "ReportFailedError",
@@ -176,5 +183,15 @@ __all__ = [
     "UnprocessableEntityError",
     "User",
     "WaitTimeoutError",
+    "WindowSnapshot",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # RedisRateLimiter imports redis, an optional dependency: only when asked for.
+    if name == "RedisRateLimiter":
+        from ._redis_limiter import RedisRateLimiter
+
+        return RedisRateLimiter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

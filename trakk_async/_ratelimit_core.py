@@ -28,6 +28,10 @@ RETRY_AFTER_SAFETY: Final = 1.0
 #: tells how much budget is really left) at most this long (or the shortest window).
 PROBE_TIMEOUT: Final = 5.0
 
+#: At most this many foreign requests are mirrored per window (Trakk's limits are 60 and
+#: 1,000): the log stays small whatever a Limit/Remaining header claims.
+MAX_MIRRORED: Final = 10_000
+
 
 def default_margin(seconds: float) -> float:
     """The margin added to a window when none is given: 1 % of it, within [50 ms, 1 s].
@@ -366,7 +370,11 @@ class LimiterCore:
         # The server counted more than we booked: another process or tool uses the token.
         # Its requests are dated now, the latest they can be, so they free up no earlier
         # than they really do.
-        log.log.extend([now] * (counted - len(log.log)))
+        # Booked one entry per request, so bounded: a huge Limit header (a test server's
+        # "unlimited") must not make one response allocate millions of entries.
+        missing = min(counted, MAX_MIRRORED) - len(log.log)
+        if missing > 0:
+            log.log.extend([now] * missing)
 
     def states(self, now: float) -> tuple[WindowState, ...]:
         return tuple(log.state(now) for log in self.logs)

@@ -97,10 +97,18 @@ def make_structure_fn(cls: type[Any], fallback: Callable[[Any], Hook]) -> Hook:
         lines.extend(_convert(tp, optional, name, err, names, fallback))
         lines.append(f"    {setter}(self, v)")
     lines.append("    return self")
-    source = "\n".join(lines)
+    # Everything the function uses is a closure variable (LOAD_DEREF), not a global lookup.
+    source = "\n".join(
+        [
+            f"def _make({', '.join(names)}):",
+            *("    " + line for line in lines),
+            "    return structure",
+        ]
+    )
     filename = f"<trakk_async structure {cls.__name__} #{next(_counter)}>"
-    exec(compile(source, filename, "exec"), names)
-    function: Hook = names["structure"]
+    namespace: dict[str, Any] = {}
+    exec(compile(source, filename, "exec"), namespace)
+    function: Hook = namespace["_make"](**names)
     function.__qualname__ = function.__name__ = f"structure_{cls.__name__}"
     return function
 

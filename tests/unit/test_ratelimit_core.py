@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trakk_async._ratelimit_core import (
+    MAX_MIRRORED,
     RETRY_AFTER_SAFETY,
     LimiterCore,
     Observation,
@@ -321,3 +322,13 @@ def test_nothing_is_granted_during_a_pause(
     end = pause_at + pause
     grants = serve(core, [max(a, pause_at) for a in arrivals[len(before) :]])
     assert all(not (pause_at <= g < end) for g in grants)
+
+
+def test_a_huge_limit_header_books_a_bounded_number_of_foreign_requests() -> None:
+    # A test server's "unlimited" token (or a broken proxy) may claim billions used.
+    core = LimiterCore([(10**9, 60.0)], margin=0.0)
+    core.grant(0.0)
+    core.observe(0.0, Observation(limit=10**9, remaining=1))
+    assert core.states(0.0)[0].used == MAX_MIRRORED
+    core.observe(0.1, Observation(limit=10**9, remaining=1))
+    assert core.states(0.1)[0].used == MAX_MIRRORED

@@ -1,0 +1,47 @@
+"""A FakeTrakk in its own process for the benchmarks (so the server's CPU is not ours).
+
+Started by the benchmarks as ``python benchmarks/_server.py [projects]``: it prints one
+JSON line (base_url, token, content_project, content_report) and serves until its stdin
+closes. Rate limits are wide open; one project has 200 keywords and a completed
+``h4_text_blocks`` report (report 15).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from trakk_async.testing import FakeTrakk
+
+H4_REPORT = 15
+
+
+async def main(projects: int) -> None:
+    """Serve until stdin closes."""
+    async with FakeTrakk.running(
+        seed=7, projects=projects, agencies=1, rate_limits=[(10**9, 60.0)]
+    ) as fake:
+        pid = fake.add_project(keyword_count=200)
+        while True:
+            number = fake.start_next_report(pid)
+            fake.complete_report(pid, number)
+            if number == H4_REPORT:
+                break
+        print(
+            json.dumps(
+                {
+                    "base_url": fake.base_url,
+                    "token": fake.token,
+                    "content_project": pid,
+                    "content_report": H4_REPORT,
+                }
+            ),
+            flush=True,
+        )
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, sys.stdin.read)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 300))
