@@ -248,7 +248,7 @@ class Keyword:
     keyword: str
     url: str
     create_date: date
-    latest_position: int | None
+    latest_position: int
     status_200: bool
     content_count: int
     content_action_ids: tuple[int, ...]

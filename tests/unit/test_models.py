@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -146,7 +147,7 @@ def test_keywords() -> None:
     assert first.create_date == date(2024, 5, 14)
     assert first.content_action_ids == (1, 9, 14)
     assert first.status_200 is True
-    assert second.latest_position is None
+    assert second.latest_position == 87
     assert second.content_action_ids == ()
     assert listing.cache_refreshed_at == CACHE
 
@@ -269,3 +270,53 @@ def test_keyword_content_model_has_no_scheme_dependent_required_shape() -> None:
     )
     assert kw.publishable() is None
     assert kw.publishable_html() is None
+
+
+# Every field the reference marks nullable is Optional, and only those. Fields of the
+# content payload and of a project's links mirror the report / latest-report fields they
+# are copied from; Laravel's page meta and links may be missing on a misbehaving server.
+NULLABLE: dict[type, set[str]] = {
+    Me: {"agency_id"},
+    User: {"agency"},
+    AgencyRef: set(),
+    Country: set(),
+    Language: set(),
+    ProjectSummary: {
+        "latest_report_generated_at",
+        "latest_report_id",
+        "latest_report_number",
+        "latest_report_status",
+    },
+    Report: {
+        "report_name",
+        "date_to_create_texts",
+        "date_to_send_to_client",
+        "approved_status",
+        "approved_by",
+        "managed_status",
+        "managed_by",
+        "pdf_link",
+        "web_link",
+        "cache_refreshed_at",
+    },
+    Keyword: set(),
+    KeywordContent: {"content", "html"},
+}
+
+
+@pytest.mark.parametrize("cls", list(NULLABLE), ids=lambda c: c.__name__)
+def test_only_reference_nullable_fields_are_optional(cls: type) -> None:
+    hints = typing.get_type_hints(cls)
+    optional = {a.name for a in attrs.fields(cls) if type(None) in typing.get_args(hints[a.name])}
+    expected = NULLABLE[cls]
+    if cls is ProjectSummary:
+        optional.discard("links")  # has a default; its latest_report is the nullable part
+    assert optional == expected
+
+
+def test_project_detail_adds_no_nullable_field_but_the_cache_time() -> None:
+    hints = typing.get_type_hints(Project)
+    optional = {
+        a.name for a in attrs.fields(Project) if type(None) in typing.get_args(hints[a.name])
+    }
+    assert optional == NULLABLE[ProjectSummary] | {"cache_refreshed_at"}
