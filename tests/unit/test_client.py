@@ -199,3 +199,15 @@ async def test_a_redirect_loop_ends(mock_api: aioresponses) -> None:
 def test_a_timeout_that_is_not_positive_is_refused(timeout: float) -> None:
     with pytest.raises(ConfigurationError, match="timeout"):
         TrakkClient(TOKEN, timeout=timeout)
+
+
+async def test_the_owned_session_verifies_tls() -> None:
+    client = make_client()
+    try:
+        session = client._transport._get_session()
+        connector = session.connector
+        assert isinstance(connector, aiohttp.TCPConnector)
+        assert connector._ssl is True  # aiohttp's default: verify certificates and hostname
+        assert not session.trust_env  # no proxy picked up from the environment
+    finally:
+        await client.aclose()

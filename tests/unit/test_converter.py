@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
 
@@ -280,3 +281,110 @@ def test_an_iterable_that_is_not_an_array_is_not_silently_accepted(
     body = _replace(samples.content(scheme), path, value)
     with pytest.raises(conv.ResponseShapeError, match=r"\$.*expected an? "):
         conv.structure_report_content(body)
+
+
+# ------------------------------------------------------------------ generated payloads
+
+ids = st.integers(min_value=1, max_value=2**53)
+texts = st.text(max_size=20)
+
+
+def nullable(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.none() | strategy
+
+
+laravel_time = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+).map(lambda d: d.isoformat(timespec="microseconds").replace("+00:00", "Z"))
+iso_date = st.dates(min_value=date(2000, 1, 1)).map(lambda d: d.isoformat())
+enum_value = st.sampled_from(["active", "completed", "on-hold", "waiting"]) | st.text(
+    min_size=1, max_size=10
+)
+users = st.fixed_dictionaries(
+    {
+        "id": ids,
+        "name": texts,
+        "role": texts,
+        "agency": nullable(st.fixed_dictionaries({"id": ids, "name": texts})),
+    }
+)
+reports = st.fixed_dictionaries(
+    {
+        "id": ids,
+        "project_id": ids,
+        "report_number": st.integers(min_value=1, max_value=26),
+        "report_name": nullable(texts),
+        "status": enum_value,
+        "date_to_create_texts": nullable(iso_date),
+        "date_to_send_to_client": nullable(iso_date),
+        "sent": st.booleans(),
+        "approved_status": nullable(enum_value),
+        "approved_by": nullable(users),
+        "managed_status": nullable(enum_value),
+        "managed_by": nullable(users),
+        "pdf_link": nullable(texts),
+        "web_link": nullable(texts),
+    }
+)
+project_items = st.fixed_dictionaries(
+    {
+        "id": ids,
+        "name": texts,
+        "status": enum_value,
+        "keyword_count": st.integers(min_value=0, max_value=10_000),
+        "latest_report_generated_at": nullable(laravel_time),
+        "latest_report_id": nullable(ids),
+        "latest_report_number": nullable(st.integers(min_value=1, max_value=26)),
+        "latest_report_status": nullable(enum_value),
+        "links": st.fixed_dictionaries({"latest_report": nullable(texts)}),
+    }
+)
+keywords = st.fixed_dictionaries(
+    {
+        "id": ids,
+        "keyword": texts,
+        "url": texts,
+        "create_date": iso_date,
+        "latest_position": st.integers(min_value=1, max_value=1000),
+        "status_200": st.booleans(),
+        "content_count": st.integers(min_value=0, max_value=26),
+        "content_action_ids": st.lists(st.integers(min_value=1, max_value=26), unique=True).map(
+            sorted
+        ),
+    }
+)
+
+
+@settings(max_examples=200)
+@given(items=st.lists(reports, max_size=5), cache=nullable(laravel_time))
+def test_generated_reports_structure(items: list[dict[str, Any]], cache: str | None) -> None:
+    body: dict[str, Any] = {"data": items}
+    if cache is not None:
+        body["cache_refreshed_at"] = cache
+    listing = conv.structure_listing(body, cls=Report)
+    assert [r.id for r in listing] == [i["id"] for i in items]
+    assert [r.status for r in listing] == [i["status"] for i in items]
+    assert [r.approved_by is None for r in listing] == [i["approved_by"] is None for i in items]
+    assert (listing.cache_refreshed_at is None) == (cache is None)
+
+
+@settings(max_examples=200)
+@given(items=st.lists(project_items, max_size=5), last_page=nullable(st.integers(0, 9)))
+def test_generated_project_pages_structure(
+    items: list[dict[str, Any]], last_page: int | None
+) -> None:
+    body = {"data": items, "meta": {"last_page": last_page}, "links": {"next": None}}
+    page = conv.structure_page(body)
+    assert [p.id for p in page.items] == [i["id"] for i in items]
+    assert page.meta is not None
+    assert page.meta.last_page == last_page
+
+
+@settings(max_examples=200)
+@given(items=st.lists(keywords, max_size=5))
+def test_generated_keywords_structure(items: list[dict[str, Any]]) -> None:
+    listing = conv.structure_listing({"data": items}, cls=Keyword)
+    assert [k.content_action_ids for k in listing] == [
+        tuple(i["content_action_ids"]) for i in items
+    ]
+    assert [k.create_date.isoformat() for k in listing] == [i["create_date"] for i in items]
