@@ -272,3 +272,11 @@ async def test_what_the_sdk_refuses_the_server_refuses_too(fake: FakeTrakk) -> N
             client.projects.list(per_page=101)
         with pytest.raises(TypeError):
             client.projects.list(sort="name")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("search", ["A&B+C", "100%", "/ Co?", "Müller", "A&B"])
+async def test_search_text_arrives_intact(fake: FakeTrakk, search: str) -> None:
+    pid = fake.add_project(name="Müller A&B+C 100% / Co?")
+    async with client_for(fake, fake.token) as client:
+        found = [p.id async for p in client.projects.list(search=search)]
+    assert found == [pid]
