@@ -47,20 +47,28 @@ class ProjectPager:
     def __aiter__(self) -> AsyncIterator[ProjectSummary]:
         return self._items()
 
-    async def _items(self) -> AsyncIterator[ProjectSummary]:
-        seen: set[int] = set()
-        pages = self.pages()
+    async def _items(self) -> AsyncGenerator[ProjectSummary, None]:
+        walk = self._walk()
         try:
-            async for page in pages:
+            async for page, new_ids in walk:
                 for project in page.items:
-                    if project.id not in seen:
-                        seen.add(project.id)
+                    if project.id in new_ids:  # first sighting (also within the page)
+                        new_ids.discard(project.id)
                         yield project
         finally:
-            await pages.aclose()
+            await walk.aclose()
 
     async def pages(self) -> AsyncGenerator[Page, None]:
         """Yield each page in order, fetching page N+1 while the consumer holds page N."""
+        walk = self._walk()
+        try:
+            async for page, _new_ids in walk:
+                yield page
+        finally:
+            await walk.aclose()
+
+    async def _walk(self) -> AsyncGenerator[tuple[Page, set[int]], None]:
+        """Each page with the ids it shows for the first time (one set of ids in all)."""
         seen: set[int] = set()
         number = 1
         pending: asyncio.Task[Page] | None = None
@@ -80,7 +88,7 @@ class ProjectPager:
                 if more:
                     pending = asyncio.ensure_future(self._fetch(number + 1))
                 if page.items or number == 1:
-                    yield page
+                    yield page, new_ids
                 if not more or pending is None:
                     return
                 page = await pending
