@@ -150,3 +150,13 @@ def test_backoff_doubles_to_a_cap_with_jitter() -> None:
     assert backoff(3, lambda: 1.0) == 8.0
     assert backoff(100, lambda: 1.0) == 60.0
     assert math.isclose(backoff(100, lambda: 0.0), 30.0)
+
+
+def test_pacer_keeps_its_pace_when_each_wake_up_is_a_little_late() -> None:
+    clock = Clock()
+    pacer = Pacer(100.0, clock)  # 10 ms slots
+    for _ in range(100):
+        clock.now += pacer.delay() + 0.001  # every sleep wakes 1 ms late
+        pacer.consume()
+    # 100 slots in ~1 s, not 1.1 s: lateness under a slot does not accumulate
+    assert clock.now == pytest.approx(0.992, abs=1e-6)
