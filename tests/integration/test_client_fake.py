@@ -7,11 +7,15 @@ from typing import Any
 
 import pytest
 
+from tests.unit.support import OpenLimiter, Sleeps
 from trakk_async import (
+    APIConnectionError,
+    APITimeoutError,
     AuthenticationError,
     BadRequestError,
     ContentScheme,
     Country,
+    InternalServerError,
     Keyword,
     Language,
     NotFoundError,
@@ -280,3 +284,62 @@ async def test_search_text_arrives_intact(fake: FakeTrakk, search: str) -> None:
     async with client_for(fake, fake.token) as client:
         found = [p.id async for p in client.projects.list(search=search)]
     assert found == [pid]
+
+
+@pytest.mark.parametrize("kind", ["500", "502", "drop", "truncate", "429"])
+async def test_transient_faults_are_retried_over_http(fake: FakeTrakk, kind: str) -> None:
+    sleeps = Sleeps()
+    fake.inject_fault(kind, count=2, route="/projects")
+    async with TrakkClient(
+        fake.token,
+        base_url=fake.base_url,
+        rate_limiter=OpenLimiter(),
+        max_retries=2,
+        _sleep=sleeps,
+        _random=lambda: 1.0,
+    ) as client:
+        project = await client.projects.get(fake.project_ids()[0])
+    assert project.id == fake.project_ids()[0]
+    assert fake.stats().faults == 2
+    # aiohttp itself resends an idempotent request once when the connection drops, so
+    # both dropped answers are used up by the first attempt.
+    assert len(sleeps.waits) == (1 if kind == "drop" else 2)
+    if kind == "429":
+        assert all(w >= 1.0 for w in sleeps.waits)
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [("500", InternalServerError), ("502", InternalServerError), ("drop", APIConnectionError)],
+)
+async def test_persistent_faults_surface_after_the_retries(
+    fake: FakeTrakk, kind: str, error: type[Exception]
+) -> None:
+    fake.inject_fault(kind, probability=1.0)
+    sleeps = Sleeps()
+    async with TrakkClient(
+        fake.token,
+        base_url=fake.base_url,
+        rate_limiter=OpenLimiter(),
+        max_retries=3,
+        _sleep=sleeps,
+    ) as client:
+        with pytest.raises(error):
+            await client.me()
+    # Four attempts; aiohttp sends each twice when the connection drops (see above).
+    assert fake.stats().requests == (8 if kind == "drop" else 4)
+    assert len(sleeps.waits) == 3
+
+
+async def test_a_slow_answer_is_a_timeout(fake: FakeTrakk) -> None:
+    fake.inject_fault("latency", count=2, seconds=0.3)
+    async with TrakkClient(
+        fake.token,
+        base_url=fake.base_url,
+        rate_limiter=OpenLimiter(),
+        timeout=0.05,
+        max_retries=1,
+        _sleep=Sleeps(),
+    ) as client:
+        with pytest.raises(APITimeoutError):
+            await client.me()
