@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._client import TrakkClient
+from ._client import RequestAttempt, TrakkClient
 from ._content import (
     BulletPoints,
     BulletPointsHtml,
@@ -170,6 +170,7 @@ __all__ = [
     "ReportContent",
     "ReportFailedError",
     "ReportStatus",
+    "RequestAttempt",
     "SingleTextBlock",
     "SingleTextHtml",
     "Subnavigation",

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 
+import attrs
 import orjson
 
 from . import _converter
@@ -49,6 +50,22 @@ Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
 
 
+@attrs.frozen(kw_only=True)
+class RequestAttempt:
+    """One request attempt, as reported to :meth:`TrakkClient.add_attempt_listener`.
+
+    ``attempt`` is 0 for the first try and counts retries; ``status`` is None when no
+    response arrived (then ``error`` is the connection or timeout error); ``elapsed`` is in
+    seconds, from sending to the response's headers and body.
+    """
+
+    path: str
+    attempt: int
+    status: int | None
+    error: Exception | None
+    elapsed: float
+
+
 class TrakkClient:
     """An async client for the Trakk Agency API v1.
 
@@ -79,6 +96,7 @@ class TrakkClient:
         "_base_url",
         "_closed",
         "_limiter",
+        "_listeners",
         "_policy",
         "_random",
         "_sleep",
@@ -136,6 +154,7 @@ class TrakkClient:
         )
         self._policy = RetryPolicy(max_retries=max_retries)
         self._sleep: Sleep = _sleep or asyncio.sleep
+        self._listeners: tuple[Callable[[RequestAttempt], None], ...] = ()
         self._random = _random or random.random
         self._closed = False
 
@@ -260,7 +279,7 @@ class TrakkClient:
         attempt = 0
         while True:
             try:
-                return await self._attempt(url, path)
+                return await self._attempt(url, path, attempt)
             except TrakkError as error:
                 delay = self._policy.delay(error, attempt, self._random)
                 if delay is None:
@@ -277,12 +296,52 @@ class TrakkClient:
                 await self._sleep(delay)
                 self._ensure_open()
 
-    async def _attempt(self, url: str, path: str) -> Any:
+    def add_attempt_listener(
+        self, listener: Callable[[RequestAttempt], None]
+    ) -> Callable[[], None]:
+        """Call ``listener`` after every request attempt (retries included); returns a remover.
+
+        The listener runs in the task that sent the request (so ``contextvars`` tell whose
+        request it was) and must be quick and not raise. For metrics and progress::
+
+            counts = collections.Counter()
+            remove = client.add_attempt_listener(lambda a: counts.update([a.status]))
+            ...
+            remove()
+        """
+        self._listeners = (*self._listeners, listener)
+
+        def remove() -> None:
+            self._listeners = tuple(x for x in self._listeners if x is not listener)
+
+        return remove
+
+    def _notify(
+        self, path: str, attempt: int, status: int | None, error: Exception | None, started: float
+    ) -> None:
+        event = RequestAttempt(
+            path=path,
+            attempt=attempt,
+            status=status,
+            error=error,
+            elapsed=time.perf_counter() - started,
+        )
+        for listener in self._listeners:
+            listener(event)
+
+    async def _attempt(self, url: str, path: str, attempt: int = 0) -> Any:
         await self._limiter.acquire()
         started = time.perf_counter()
-        response = await self._transport.get(url, path)
+        try:
+            response = await self._transport.get(url, path)
+        except TrakkError as error:
+            if self._listeners:
+                self._notify(path, attempt, None, error, started)
+            raise
         status = response.status
         self._limiter.observe(status, response.headers)
+        if self._listeners:
+            self._notify(path, attempt, status, None, started)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "GET %s -> %d in %.1f ms", path, status, (time.perf_counter() - started) * 1e3

@@ -44,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
+from contextvars import ContextVar
 from functools import partial
 from os import PathLike
 from pathlib import Path
@@ -52,9 +53,8 @@ from typing import Any, TypeVar
 import attrs
 
 from . import _export_files as files
-from ._client import TrakkClient
+from ._client import RequestAttempt, TrakkClient
 from ._errors import AuthenticationError, InvalidResponseError, TrakkError
-from .ratelimit import RateLimiter, RateLimitSnapshot
 
 __all__ = ["ExportProgress", "ExportSummary", "export_projects"]
 
@@ -112,25 +112,27 @@ class ExportProgress:
 ProgressCallback = Callable[[ExportProgress], None]
 
 
-class _CountingLimiter:
-    """A :class:`RateLimiter` wrapper counting requests sent and 429s received."""
+_CURRENT_EXPORT: ContextVar[_AttemptCounter | None] = ContextVar("trakk_export", default=None)
 
-    def __init__(self, inner: RateLimiter) -> None:
-        self.inner = inner
+
+class _AttemptCounter:
+    """Counts the request attempts (and 429s) of one export's own tasks.
+
+    Registered with :meth:`TrakkClient.add_attempt_listener`; requests that other tasks
+    send through the same client at the same time are not counted (the export's tasks
+    carry this counter in a context variable).
+    """
+
+    def __init__(self) -> None:
         self.sent = 0
         self.rate_limited = 0
 
-    async def acquire(self, *, max_wait: float | None = None) -> None:
-        await self.inner.acquire(max_wait=max_wait)
+    def __call__(self, attempt: RequestAttempt) -> None:
+        if _CURRENT_EXPORT.get() is not self:
+            return
         self.sent += 1
-
-    def observe(self, status: int, headers: Mapping[str, str]) -> None:
-        if status == 429:
+        if attempt.status == 429:
             self.rate_limited += 1
-        self.inner.observe(status, headers)
-
-    def snapshot(self) -> RateLimitSnapshot:
-        return self.inner.snapshot()
 
 
 async def export_projects(
@@ -189,14 +191,15 @@ class _Export:
         self.finished_requests = 0  # requests of finished projects (for the estimate)
         self.files = 0
         self.bytes = 0
-        self.counter: _CountingLimiter | None = None
+        self.counter: _AttemptCounter | None = None
 
     async def run(self, ids: list[int] | None) -> ExportSummary:
         started = time.perf_counter()
         await _in_thread(partial(self.dest.mkdir, parents=True, exist_ok=True))
-        counter, installed = self._install_counter()
+        counter = _AttemptCounter()
         self.counter = counter
-        sent0, limited0 = counter.sent, counter.rate_limited
+        context_token = _CURRENT_EXPORT.set(counter)
+        remove = self.client.add_attempt_listener(counter)
         try:
             if ids is None:
                 ids = await self._list_projects()
@@ -207,9 +210,9 @@ class _Export:
             index = await _in_thread(files.build_index, self.dest)
             await self._write(self.dest / files.INDEX_FILE, index, only_if_changed=True)
         finally:
-            if installed:
-                self._set_limiter(counter.inner)
-        sent = counter.sent - sent0
+            remove()
+            _CURRENT_EXPORT.reset(context_token)
+        sent = counter.sent
         return ExportSummary(
             dest=self.dest,
             projects=self.done,
@@ -218,25 +221,12 @@ class _Export:
             files=self.files,
             bytes=self.bytes,
             requests=sent,
-            rate_limited=counter.rate_limited - limited0,
+            rate_limited=counter.rate_limited,
             retries=max(0, sent - self.logical),
             duration=time.perf_counter() - started,
         )
 
     # -- counting -------------------------------------------------------------------
-
-    def _install_counter(self) -> tuple[_CountingLimiter, bool]:
-        current = self.client.rate_limiter
-        if isinstance(current, _CountingLimiter):
-            return current, False
-        counter = _CountingLimiter(current)
-        self._set_limiter(counter)
-        return counter, True
-
-    def _set_limiter(self, limiter: RateLimiter) -> None:
-        # TrakkClient has no public request hook yet; its limiter is the one seam every
-        # attempt (retries included) passes through.
-        self.client._limiter = limiter
 
     def _report(self) -> None:
         if self.progress is None or self.counter is None:

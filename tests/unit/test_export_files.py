@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
 
 import orjson
 import pytest
 
+from trakk_async import RequestAttempt
 from trakk_async import _export_files as files
-from trakk_async.export import _content_numbers, _CountingLimiter, _fingerprint
-from trakk_async.ratelimit import RateLimitSnapshot
+from trakk_async.export import _CURRENT_EXPORT, _AttemptCounter, _content_numbers, _fingerprint
 
 
 def test_dump_is_stable_and_sorted() -> None:
@@ -129,27 +128,17 @@ def test_fingerprint_ignores_order_and_other_fields() -> None:
     assert _fingerprint({"not": "a list"}) is None
 
 
-class _Inner:
-    def __init__(self) -> None:
-        self.acquired = 0
-        self.observed: list[int] = []
-
-    async def acquire(self, *, max_wait: float | None = None) -> None:
-        self.acquired += 1
-
-    def observe(self, status: int, headers: Mapping[str, str]) -> None:
-        self.observed.append(status)
-
-    def snapshot(self) -> RateLimitSnapshot:
-        return RateLimitSnapshot(windows=())
+def _attempt(status: int | None) -> RequestAttempt:
+    return RequestAttempt(path="/me", attempt=0, status=status, error=None, elapsed=0.0)
 
 
-async def test_counting_limiter_counts_and_delegates() -> None:
-    inner = _Inner()
-    counter = _CountingLimiter(inner)
-    for status in (200, 429, 500):
-        await counter.acquire()
-        counter.observe(status, {})
-    assert (counter.sent, counter.rate_limited) == (3, 1)
-    assert (inner.acquired, inner.observed) == (3, [200, 429, 500])
-    assert counter.snapshot() == RateLimitSnapshot(windows=())
+async def test_attempt_counter_counts_only_its_own_exports_requests() -> None:
+    counter = _AttemptCounter()
+    counter(_attempt(200))  # another task's request: not in this export's context
+    token = _CURRENT_EXPORT.set(counter)
+    try:
+        for status in (200, 429, None, 500):
+            counter(_attempt(status))
+    finally:
+        _CURRENT_EXPORT.reset(token)
+    assert (counter.sent, counter.rate_limited) == (4, 1)
