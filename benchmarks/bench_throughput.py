@@ -58,12 +58,10 @@ async def main(total: int) -> None:
             aiohttp.ClientSession(
                 headers=headers, connector=aiohttp.TCPConnector(limit=100)
             ) as session,
-            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as borrowed,
             TrakkClient(
                 token,
                 base_url=base,
                 rate_limiter=TokenBucketLimiter(windows=[(10**9, 60.0)]),
-                session=borrowed,
             ) as client,
         ):
 

@@ -65,8 +65,10 @@ class Transport:
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
             # Created on first use, inside the running loop, as aiohttp wants.
+            # Its default headers are ours: no per-request header merge on the hot path.
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout,
+                headers=self._headers,
                 connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
             )
         return self._session
@@ -74,12 +76,23 @@ class Transport:
     async def get(self, url: str, path: str) -> RawResponse:
         """GET ``url`` and read the whole body; ``path`` is only for error messages."""
         session = self._get_session()
-        headers: Mapping[str, str] = self._headers
+        owned = self._owns_session
         for _ in range(_MAX_REDIRECTS + 1):
+            # The URL is already quoted (build_url): skip yarl's re-normalisation. A
+            # borrowed session gets our headers and timeout per request; ours has them.
+            target_url = URL(url, encoded=True)
+            request = (
+                session.get(target_url, allow_redirects=False)
+                if owned
+                else session.get(
+                    target_url,
+                    allow_redirects=False,
+                    headers=self._headers,
+                    timeout=self._timeout,
+                )
+            )
             try:
-                async with session.get(
-                    url, headers=headers, allow_redirects=False, timeout=self._timeout
-                ) as resp:
+                async with request as resp:
                     body = await resp.read()
                     status = resp.status
                     resp_headers = resp.headers

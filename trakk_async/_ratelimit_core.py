@@ -109,6 +109,8 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 def _number(value: str | None) -> float | None:
     if value is None:
         return None
+    if value.isdigit():  # the usual case, "60": skip float parsing
+        return int(value)
     try:
         number = float(value.strip())
     except ValueError:
@@ -273,6 +275,8 @@ class LimiterCore:
         #: before anything else goes (None: not resuming from a pause).
         self.probe_until: float | None = None
         self._resuming = False
+        #: How many times a header corrected a window's limit (cheap change detection).
+        self.corrections = 0
 
     @property
     def windows(self) -> tuple[tuple[int, float], ...]:
@@ -360,7 +364,9 @@ class LimiterCore:
             )
             if index is None or self.logs[limit_index].limit == obs.limit:
                 index = limit_index
-            self.logs[index].limit = obs.limit
+            if self.logs[index].limit != obs.limit:
+                self.corrections += 1
+                self.logs[index].limit = obs.limit
         if index is None or obs.remaining is None or obs.pause is not None:
             # On a 429 the pause already covers the exhausted window.
             return

@@ -280,14 +280,13 @@ class TokenBucketLimiter(_FairQueue):
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Mirror a response's rate-limit headers; pause everyone on a 429."""
         core = self._core
-        obs = read_headers(
-            status, headers, wall=self._wall(), longest=core.longest, shortest=core.shortest
-        )
-        before, probing = core.windows, core.probe_until is not None
+        wall = self._wall() if status == 429 else 0.0  # only a 429's Reset is read against it
+        obs = read_headers(status, headers, wall=wall, longest=core.longest, shortest=core.shortest)
+        before, probing = core.corrections, core.probe_until is not None
         core.observe(self._clock(), obs)
         if obs.pause is not None:
             logger.debug("429: pausing every request for %.1fs", obs.pause)
-        if core.windows != before:
+        if core.corrections != before:
             logger.debug("rate-limit windows corrected from headers: %s", core.windows)
             self._poke()
         elif probing and core.probe_until is None:
