@@ -359,9 +359,13 @@ class LimiterCore:
             self._resuming = True
             index = window_for_pause(obs.pause, [log.seconds for log in self.logs])
         if obs.limit is not None:
-            limit_index = window_for_limit(
-                obs.limit, [log.limit for log in self.logs], [log.configured for log in self.logs]
-            )
+            logs = self.logs
+            # The usual answer names a current limit exactly: find it without allocating.
+            limit_index = next((i for i, log in enumerate(logs) if log.limit == obs.limit), -1)
+            if limit_index < 0:
+                limit_index = window_for_limit(
+                    obs.limit, [log.limit for log in logs], [log.configured for log in logs]
+                )
             if index is None or self.logs[limit_index].limit == obs.limit:
                 index = limit_index
             if self.logs[index].limit != obs.limit:
