@@ -19,7 +19,7 @@ from unittest import mock
 import aioresponses.core
 from aiohttp import ClientResponse
 
-UPSTREAM_CLIENT_RESPONSE = aioresponses.core.ClientResponse
+UPSTREAM_CLIENT_RESPONSE = getattr(aioresponses.core, "ClientResponse")  # noqa: B009 (not re-exported)
 
 
 def shim_needed() -> bool:
@@ -40,4 +40,4 @@ class _CompatClientResponse(ClientResponse):
 def install() -> None:
     """Point aioresponses at the compatible response class (idempotent)."""
     if shim_needed():
-        aioresponses.core.ClientResponse = _CompatClientResponse  # type: ignore[misc]
+        setattr(aioresponses.core, "ClientResponse", _CompatClientResponse)  # noqa: B010

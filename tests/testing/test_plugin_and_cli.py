@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import os
 import re
 import signal
-import importlib.metadata
 import subprocess
 import sys
 import textwrap

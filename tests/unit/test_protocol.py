@@ -61,7 +61,12 @@ def test_per_page_outside_1_to_100_is_refused(value: object) -> None:
 
 def test_project_list_params_builds_query() -> None:
     params = p.project_list_params(status="active", search="bäckerei &co", agency_id=7, per_page=50)
-    assert params == {"per_page": "50", "status": "active", "search": "bäckerei &co", "agency_id": "7"}
+    assert params == {
+        "per_page": "50",
+        "status": "active",
+        "search": "bäckerei &co",
+        "agency_id": "7",
+    }
     url = p.build_url("https://x.test/api/v1", "/projects", params)
     assert url == (
         "https://x.test/api/v1/projects?per_page=50&status=active"
