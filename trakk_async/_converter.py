@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from enum import StrEnum
+from itertools import repeat
 from types import NoneType, UnionType
 from typing import Any, Final, TypeVar, Union, get_args, get_origin
 
@@ -276,7 +277,7 @@ def _items(body: Any, cls: type[T]) -> tuple[T, ...]:
         raise ResponseShapeError(f"$.data: expected an array, got {type(data).__name__}")
     hook = _hook(cls)
     try:
-        return tuple([hook(item, cls) for item in data])
+        return tuple(map(hook, data, repeat(cls)))
     except _SHAPE_ERRORS as exc:
         for index, item in enumerate(data):
             try:

@@ -322,9 +322,21 @@ class LimiterCore:
             self.probe_until = now + min(PROBE_TIMEOUT, self.logs[0].seconds)
 
     def try_grant(self, now: float) -> bool:
-        """Book one request at ``now`` if every window has room and no pause holds."""
-        if self.free_at(now) > now:
+        """Book one request at ``now`` if every window has room and no pause holds.
+
+        The same decision as ``free_at(now) <= now`` (after expiry every entry is younger
+        than its span, so a window has room exactly when it holds fewer than its limit),
+        written out because it runs before every request.
+        """
+        if self.paused_until > now or (self.probe_until is not None and self.probe_until > now):
             return False
+        for window in self.logs:
+            entries = window.log
+            horizon = now - (window.seconds + window.margin)  # exactly as expire()
+            while entries and entries[0] <= horizon:
+                entries.popleft()
+            if len(entries) >= window.limit:
+                return False
         self.grant(now)
         return True
 

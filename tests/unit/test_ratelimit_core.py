@@ -332,3 +332,17 @@ def test_a_huge_limit_header_books_a_bounded_number_of_foreign_requests() -> Non
     assert core.states(0.0)[0].used == MAX_MIRRORED
     core.observe(0.1, Observation(limit=10**9, remaining=1))
     assert core.states(0.1)[0].used == MAX_MIRRORED
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=0.0, max_value=5.0), min_size=1, max_size=80))
+def test_try_grant_decides_exactly_as_free_at(gaps: list[float]) -> None:
+    fast = LimiterCore([(3, 1.0), (7, 4.0)], margin=0.1)
+    slow = LimiterCore([(3, 1.0), (7, 4.0)], margin=0.1)
+    now = 0.0
+    for gap in gaps:
+        now += gap
+        expected = slow.free_at(now) <= now
+        if expected:
+            slow.grant(now)
+        assert fast.try_grant(now) is expected
