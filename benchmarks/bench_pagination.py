@@ -23,6 +23,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _server import WIDE_OPEN
 from _spawn import fake_server
 
 from trakk_async import TokenBucketLimiter, TrakkClient
@@ -62,7 +63,7 @@ async def main() -> None:
         async with (
             aiohttp.ClientSession(headers=headers) as session,
             TrakkClient(
-                token, base_url=base, rate_limiter=TokenBucketLimiter(windows=[(10**9, 60.0)])
+                token, base_url=base, rate_limiter=TokenBucketLimiter(windows=[WIDE_OPEN])
             ) as client,
         ):
             await by_hand(session, base)  # warm the server's caches

@@ -25,6 +25,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _server import WIDE_OPEN
 from _spawn import fake_server
 
 from trakk_async import TokenBucketLimiter, TrakkClient, _converter
@@ -61,7 +62,7 @@ async def main(total: int) -> None:
             TrakkClient(
                 token,
                 base_url=base,
-                rate_limiter=TokenBucketLimiter(windows=[(10**9, 60.0)]),
+                rate_limiter=TokenBucketLimiter(windows=[WIDE_OPEN]),
             ) as client,
         ):
 
