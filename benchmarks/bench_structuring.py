@@ -267,7 +267,7 @@ class PdContentBody(pydantic.BaseModel):
 
 def _detailed_page(body: Any) -> Any:
     # cattrs with its default detailed validation, same hooks otherwise.
-    return [_converter._DETAILED.structure(item, ProjectSummary) for item in body["data"]]
+    return [_converter._detailed().structure(item, ProjectSummary) for item in body["data"]]
 
 
 def best_of(fn: Callable[[], object], rounds: int = 7, target: float = 0.05) -> float:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from enum import StrEnum
+from functools import cache, lru_cache
 from itertools import repeat
 from types import NoneType, UnionType
 from typing import Any, Final, TypeVar, Union, get_args, get_origin
@@ -211,13 +212,18 @@ def _build(*, fast: bool) -> cattrs.Converter:
 
 
 _FAST: Final = _build(fast=True)
-_DETAILED: Final = _build(fast=False)
+
+
+@cache
+def _detailed() -> cattrs.Converter:
+    """The detailed converter, built on the first bad payload (it only explains errors)."""
+    return _build(fast=False)
 
 
 def _explain(body: Any, cls: Any, exc: BaseException, where: str) -> ResponseShapeError:
     """The readable error for a body the fast path could not structure."""
     try:
-        _DETAILED.structure(body, cls)
+        _detailed().structure(body, cls)
     except cattrs.BaseValidationError as detailed:
         messages = cattrs.transform_error(detailed, path=where)
         return ResponseShapeError("; ".join(messages[:3]))
@@ -337,13 +343,16 @@ def _unknown(scheme: str) -> Callable[[Any], Any]:
     return lambda value: UnknownContent(scheme=scheme, raw=value)
 
 
-_SHAPERS: Final[dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]]] = {
-    name: (
-        _shaper(shape.content, shape.content_is_array, name),
-        _shaper(shape.html, shape.html_is_array, name),
+@lru_cache(maxsize=64)  # bounded: a server could send any number of unknown scheme names
+def _shapers(scheme: str) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """Content and html structuring for one scheme, generated on its first payload."""
+    shape = SCHEMES.get(scheme)
+    if shape is None:
+        return _unknown(scheme), _unknown(scheme)
+    return (
+        _shaper(shape.content, shape.content_is_array, scheme),
+        _shaper(shape.html, shape.html_is_array, scheme),
     )
-    for name, shape in SCHEMES.items()
-}
 
 
 def _optional_user(value: Any) -> User | None:
@@ -377,7 +386,7 @@ def structure_report_content(body: Any) -> ReportContent:
     data = outer["data"] if outer.get("data").__class__ is dict else outer
     try:
         scheme = _SCHEME_HOOK(data["content_scheme"], None)
-        content_of, html_of = _SHAPERS.get(scheme) or (_unknown(scheme), _unknown(scheme))
+        content_of, html_of = _shapers(str(scheme))
         keywords_raw = data["keywords"]
         if keywords_raw.__class__ is not list:
             raise _wrong(keywords_raw, "a keywords array")
