@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
@@ -78,7 +79,10 @@ def _run(
     try:
         code = asyncio.run(body())
     except ConfigurationError as error:
-        raise click.UsageError(str(error), ctx) from None
+        message = str(error).replace("pass TrakkClient(token=...)", "pass --token")
+        raise click.UsageError(message, ctx) from None
+    except BrokenPipeError:
+        _reader_left()
     except (TrakkError, OSError) as error:
         _fail(_error_line(error), settings.token)
     except KeyboardInterrupt:
@@ -86,6 +90,16 @@ def _run(
         raise SystemExit(130) from None
     if code:
         raise SystemExit(code)
+
+
+def _reader_left() -> NoReturn:
+    """The reader of our output went away (``trakk projects | head``): stop quietly.
+
+    stdout is pointed at /dev/null first so that flushing it at exit cannot raise again.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise SystemExit(0)
 
 
 def _error_line(error: BaseException) -> str:
@@ -583,6 +597,8 @@ def demo(export_count: int) -> None:
 
     try:
         asyncio.run(run_demo(_console(), export_count=export_count))
+    except BrokenPipeError:
+        _reader_left()
     except (TrakkError, OSError) as error:
         _fail(_error_line(error))
     except KeyboardInterrupt:

@@ -324,6 +324,35 @@ def test_subprocess_piped_projects_have_no_ansi(fake: FakeTrakk) -> None:
     assert str(fake.project_ids()[0]).encode() in done.stdout
 
 
+async def test_a_reader_that_leaves_early_gets_no_error_message() -> None:
+    # `trakk projects --json | head -1`: the pipe closes while trakk still writes. 3,000
+    # projects are about 900 KB of JSON lines, far more than a pipe buffers.
+    async with FakeTrakk.running(seed=4, projects=3000, agencies=1, rate_limits=LIMITS) as big:
+        env = _subprocess_env(TRAKK_API_TOKEN=big.token, TRAKK_BASE_URL=big.base_url)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "trakk_async.cli",
+            "--rate-limit",
+            "100000/60",
+            "projects",
+            "--json",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        assert await proc.stdout.readline()  # one line, then go away like `head -1`
+        proc._transport.get_pipe_transport(1).close()  # type: ignore[attr-defined]
+        err = await asyncio.wait_for(proc.stderr.read(), timeout=120)
+        await asyncio.wait_for(proc.wait(), timeout=120)
+    assert big.stats().requests >= 2  # it kept paging after the reader left
+    assert b"BrokenPipe" not in err
+    assert b"Traceback" not in err
+    assert b"error" not in err.lower()
+
+
 def test_subprocess_usage_error_is_exit_2() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "trakk_async.cli", "content", "1"],
