@@ -44,6 +44,7 @@ ENUM_KEYS = frozenset(
         "content_scheme",
     }
 )
+KNOWN_SCHEMES = frozenset(ContentScheme)
 #: Paths of the samples that are not SDK fields (Laravel's extra meta), so not "wrong".
 UNKNOWN_PATHS = (("meta", "path"), ("meta", "links"))
 
@@ -72,6 +73,10 @@ json_value = st.recursive(
 )
 
 
+def _not_in(excluded: frozenset[str]) -> Callable[[str], bool]:
+    return lambda value: value not in excluded
+
+
 def _extend(node: Any, data: st.DataObject, *, schemes: bool = True) -> Any:
     """Add unknown fields to some objects and unknown values to some enums, recursively.
 
@@ -85,7 +90,11 @@ def _extend(node: Any, data: st.DataObject, *, schemes: bool = True) -> Any:
     for key, value in node.items():
         enum = key in ENUM_KEYS and (schemes or key != "content_scheme")
         if enum and isinstance(value, str | None) and data.draw(st.booleans()):
-            out[key] = data.draw(st.text(min_size=1, max_size=12).filter(str.strip))
+            # A *known* other scheme would legitimately not fit this content: an unknown
+            # scheme must be unknown (hypothesis also draws constants found in our code).
+            excluded = KNOWN_SCHEMES if key == "content_scheme" else frozenset()
+            unknown = st.text(min_size=1, max_size=12).filter(str.strip)
+            out[key] = data.draw(unknown.filter(_not_in(excluded)))
         else:
             out[key] = _extend(value, data, schemes=schemes)
     extra = data.draw(st.dictionaries(st.text(min_size=1, max_size=6), json_value, max_size=2))
