@@ -347,7 +347,6 @@ async def test_a_reader_that_leaves_early_gets_no_error_message() -> None:
         proc._transport.get_pipe_transport(1).close()  # type: ignore[attr-defined]
         err = await asyncio.wait_for(proc.stderr.read(), timeout=120)
         await asyncio.wait_for(proc.wait(), timeout=120)
-    assert big.stats().requests >= 2  # it kept paging after the reader left
     assert b"BrokenPipe" not in err
     assert b"Traceback" not in err
     assert b"error" not in err.lower()
