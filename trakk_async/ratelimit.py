@@ -150,6 +150,8 @@ class _FairQueue:
         self._sleep = sleep
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._poked: asyncio.Future[None] | None = None
+        # A poke while the head is not napping (say, awaiting Redis) must not be lost.
+        self._poke_pending = False
 
     async def _grant_or_wait(self) -> tuple[float, str]:
         """Book a request now and return (0, ""), or return (seconds to wait, why)."""
@@ -186,7 +188,11 @@ class _FairQueue:
                 self._waiters.remove(waiter)
 
     async def _nap(self, seconds: float) -> None:
-        """Sleep ``seconds``, or less if :meth:`_poke` is called meanwhile."""
+        """Sleep ``seconds``, or less if :meth:`_poke` is called meanwhile (or was, since
+        the last nap: the caller then looks again at once)."""
+        if self._poke_pending:
+            self._poke_pending = False
+            return
         poked = self._poked = asyncio.get_running_loop().create_future()
         sleeper = asyncio.ensure_future(self._sleep(seconds))
         try:
@@ -199,6 +205,8 @@ class _FairQueue:
         """Wake the sleeping head early: the budget may have grown."""
         if self._poked is not None and not self._poked.done():
             self._poked.set_result(None)
+        else:
+            self._poke_pending = True
 
 
 class TokenBucketLimiter(_FairQueue):

@@ -414,7 +414,9 @@ def test_export_killed_hard_then_resumed(
     before = served.call(lambda: fake.stats().requests)
     env = _subprocess_env(TRAKK_API_TOKEN=fake.token, TRAKK_BASE_URL=fake.base_url)
     # The client may send `budget` requests, then waits ten minutes: it is killed there.
-    args = ["--rate-limit", f"{budget}/600", "export", str(dest)]
+    # One project at a time, so the first half of the projects is complete by then (eight
+    # concurrent projects could all be half done, leaving a resume nothing to skip).
+    args = ["--rate-limit", f"{budget}/600", "export", str(dest), "--concurrency", "1"]
     args += [x for p in pids for x in ("--project", str(p))]
     process = subprocess.Popen(
         [sys.executable, "-m", "trakk_async.cli", *args],

@@ -281,3 +281,18 @@ def test_redis_is_imported_only_for_a_redis_limiter() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+async def test_a_poke_while_the_head_is_not_napping_is_not_lost() -> None:
+    # The Redis limiter's head spends time awaiting its script between naps: a poke (the
+    # answer after a 429 pause came) that lands then must still cut the next nap short.
+    slept: list[float] = []
+
+    async def never_wakes(seconds: float) -> None:
+        slept.append(seconds)
+        await asyncio.Event().wait()
+
+    limiter = TokenBucketLimiter(sleep=never_wakes)
+    limiter._poke()
+    await asyncio.wait_for(limiter._nap(30.0), 1.0)
+    assert slept == []
