@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 
 import attrs
 import orjson
+from yarl import URL
 
 from ._errors import (
     APIConnectionError,
@@ -97,7 +98,7 @@ def project_list_params(
 
 
 def normalize_base_url(url: str) -> str:
-    """Validate a base URL and return it without a trailing slash.
+    """Validate a base URL and return it percent-encoded, without a trailing slash.
 
     ``https://`` is required, except for a loopback host (``127.0.0.0/8``, ``::1``,
     ``localhost``), where ``http://`` is allowed for local servers such as the fake.
@@ -116,7 +117,9 @@ def normalize_base_url(url: str) -> str:
             f"refusing plain http:// for non-loopback host {parts.hostname!r}: "
             "the token would travel unencrypted; use https://"
         )
-    return url.rstrip("/")
+    # Percent-encoded (and IDNA for the host) once here: requests pass the URLs built from
+    # it to aiohttp as already encoded.
+    return str(URL(url.rstrip("/")))
 
 
 def is_loopback(host: str) -> bool:

@@ -257,3 +257,16 @@ class TestRetryPolicy:
 
     def test_zero_retries(self) -> None:
         assert p.RetryPolicy(max_retries=0).delay(APIConnectionError("x"), 0, lambda: 1.0) is None
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("https://admin.trakk.ai/api/v1/", "https://admin.trakk.ai/api/v1"),
+        ("https://proxy.example/trakk api/v1", "https://proxy.example/trakk%20api/v1"),
+        ("https://bücher.example/api/v1", "https://xn--bcher-kva.example/api/v1"),
+        ("https://proxy.example/a%20b/v1", "https://proxy.example/a%20b/v1"),
+    ],
+)
+def test_base_url_is_encoded_once_so_requests_can_skip_it(given: str, expected: str) -> None:
+    assert p.normalize_base_url(given) == expected
