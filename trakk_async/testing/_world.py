@@ -111,13 +111,16 @@ class FakeReport:
 
     @property
     def report_name(self) -> str:
+        """The report's name, from its number (the reference's report number mapping)."""
         return _content.report_name(self.report_number)
 
     @property
     def content_scheme(self) -> str:
+        """The content scheme of the report's number (the reference's mapping)."""
         return _content.scheme_of(self.report_number)
 
     def to_json(self) -> Json:
+        """The report object as the API serves it (without the cache time)."""
         return {
             "id": self.id,
             "project_id": self.project_id,
