@@ -46,7 +46,7 @@ from ._models import (
     TokenStatus,
     User,
 )
-from ._structgen import make_structure_fn
+from ._structgen import make_structure_fn, parse_date
 
 __all__ = [
     "ResponseShapeError",
@@ -104,12 +104,6 @@ def _datetime(value: Any, _: Any = None) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def _date(value: Any, _: Any = None) -> date:
-    if value.__class__ is str and len(value) > 10:
-        return datetime.fromisoformat(value).date()
-    return date.fromisoformat(value)
-
-
 def _enum_hook(enum: type[StrEnum], optional: bool) -> Callable[[Any, Any], Any]:
     known: dict[Any, StrEnum] = {member.value: member for member in enum}
     get = known.get
@@ -137,7 +131,7 @@ def _build(*, fast: bool) -> cattrs.Converter:
     conv.register_structure_hook(int, _int)
     conv.register_structure_hook(bool, _bool)
     conv.register_structure_hook(datetime, _datetime)
-    conv.register_structure_hook(date, _date)
+    conv.register_structure_hook(date, parse_date)
 
     def is_enum_union(tp: Any) -> bool:
         args = _union_args(tp)
@@ -205,7 +199,7 @@ def _build(*, fast: bool) -> cattrs.Converter:
     conv.register_structure_hook(
         PageMeta,
         make_dict_structure_fn(
-            PageMeta, conv, from_=override(rename="from"), _cattrs_detailed_validation=not fast
+            PageMeta, conv, from_=override(rename="from"), _cattrs_detailed_validation=True
         ),
     )
     return conv
@@ -273,8 +267,16 @@ def structure_single(body: Any, *, cls: type[T]) -> T:
     return _structure(data, cls, "$.data")
 
 
+_HAS_CACHE_FIELD: dict[type[Any], bool] = {}
+
+
 def _has_cache(cls: type[Any]) -> bool:
-    return any(a.name == "cache_refreshed_at" for a in getattr(cls, "__attrs_attrs__", ()))
+    """Whether ``cls`` carries ``cache_refreshed_at`` (looked up once per class)."""
+    known = _HAS_CACHE_FIELD.get(cls)
+    if known is None:
+        fields = getattr(cls, "__attrs_attrs__", ())
+        known = _HAS_CACHE_FIELD[cls] = any(a.name == "cache_refreshed_at" for a in fields)
+    return known
 
 
 def _items(body: Any, cls: type[T]) -> tuple[T, ...]:
@@ -360,7 +362,7 @@ def _optional_user(value: Any) -> User | None:
 
 
 def _optional_date(value: Any) -> date | None:
-    return None if value is None else _date(value)
+    return None if value is None else parse_date(value)
 
 
 def _keyword(raw: Any, content_of: Callable[[Any], Any], html_of: Callable[[Any], Any]) -> Any:

@@ -25,7 +25,7 @@ from typing import Any, Final, Union, get_args, get_origin, get_type_hints
 
 import attrs
 
-__all__ = ["make_structure_fn"]
+__all__ = ["make_structure_fn", "parse_date"]
 
 Hook = Callable[[Any, Any], Any]
 
@@ -142,7 +142,7 @@ def _convert(
         names["_datetime"] = datetime.fromisoformat
         body = ["v = _datetime(v)"]
     elif tp is date:
-        names["_date_of"] = _date
+        names["_date_of"] = parse_date
         body = ["v = _date_of(v)"]
     else:
         hook = f"_hook_{name}"
@@ -155,7 +155,8 @@ def _convert(
     return ["    " + line for line in body]
 
 
-def _date(value: Any) -> date:
+def parse_date(value: Any, _: Any = None) -> date:
+    """A JSON date (``2026-02-20``; a full timestamp gives its date); also a cattrs hook."""
     if value.__class__ is str and len(value) > 10:
         return datetime.fromisoformat(value).date()
     return date.fromisoformat(value)
