@@ -109,13 +109,38 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 def _number(value: str | None) -> float | None:
     if value is None:
         return None
-    if value.isdigit():  # the usual case, "60": skip float parsing
+    if value.isdigit() and value.isascii():  # the usual case, "60": skip float parsing
         return int(value)
     try:
         number = float(value.strip())
     except ValueError:
         return None
     return number if math.isfinite(number) else None
+
+
+def _count(value: str | None, minimum: int) -> int | None:
+    if value is None:
+        return None
+    if value.isdigit() and value.isascii():  # the usual case, "60": one int()
+        count = int(value)
+    else:
+        number = _number(value)
+        if number is None:
+            return None
+        count = int(number)
+    return count if count >= minimum else None
+
+
+def read_counts(headers: Mapping[str, str]) -> tuple[int | None, int | None]:
+    """``X-RateLimit-Limit`` (>= 1) and ``X-RateLimit-Remaining`` (>= 0) of a response.
+
+    Either is None when absent or not a number. This runs on every response, so the
+    usual digits-only value costs one ``int()``.
+    """
+    return (
+        _count(_header(headers, "X-RateLimit-Limit"), 1),
+        _count(_header(headers, "X-RateLimit-Remaining"), 0),
+    )
 
 
 def read_headers(
@@ -135,10 +160,7 @@ def read_headers(
     A pause is never longer than ``longest`` plus the safety: a skewed clock must not
     stall the client for days.
     """
-    limit_f = _number(_header(headers, "X-RateLimit-Limit"))
-    remaining_f = _number(_header(headers, "X-RateLimit-Remaining"))
-    limit = int(limit_f) if limit_f is not None and limit_f >= 1 else None
-    remaining = int(remaining_f) if remaining_f is not None and remaining_f >= 0 else None
+    limit, remaining = read_counts(headers)
     pause: float | None = None
     if status == 429:
         retry_after = _number(_header(headers, "Retry-After"))
@@ -362,33 +384,53 @@ class LimiterCore:
 
     def observe(self, now: float, obs: Observation) -> None:
         """Mirror what a response said: capacity, foreign usage, a 429's pause."""
-        index: int | None = None
         if obs.pause is None:
-            self.probe_until = None
-        else:
-            self.paused_until = max(self.paused_until, now + obs.pause)
-            self.probe_until = None
-            self._resuming = True
-            index = window_for_pause(obs.pause, [log.seconds for log in self.logs])
-        if obs.limit is not None:
-            logs = self.logs
-            # The usual answer names a current limit exactly: find it without allocating.
-            limit_index = next((i for i, log in enumerate(logs) if log.limit == obs.limit), -1)
-            if limit_index < 0:
-                limit_index = window_for_limit(
-                    obs.limit, [log.limit for log in logs], [log.configured for log in logs]
-                )
-            if index is None or self.logs[limit_index].limit == obs.limit:
-                index = limit_index
-            if self.logs[index].limit != obs.limit:
-                self.corrections += 1
-                self.logs[index].limit = obs.limit
-        if index is None or obs.remaining is None or obs.pause is not None:
-            # On a 429 the pause already covers the exhausted window.
+            self.observe_counts(now, obs.limit, obs.remaining)
             return
+        self.paused_until = max(self.paused_until, now + obs.pause)
+        self.probe_until = None
+        self._resuming = True
+        index = window_for_pause(obs.pause, [log.seconds for log in self.logs])
+        if obs.limit is not None:
+            limit_index = self._window_named(obs.limit)
+            if self.logs[limit_index].limit == obs.limit:
+                index = limit_index
+            self._correct(index, obs.limit)
+        # No mirroring on a 429: the pause already covers the exhausted window.
+
+    def observe_counts(self, now: float, limit: int | None, remaining: int | None) -> None:
+        """Mirror a successful (not 429) answer's ``X-RateLimit-Limit``/``-Remaining``.
+
+        The same as :meth:`observe` with an :class:`Observation` without a pause, minus
+        the allocation: it runs on every response.
+        """
+        self.probe_until = None
+        if limit is None:
+            return
+        index = self._window_named(limit)
+        self._correct(index, limit)
+        if remaining is not None:
+            self._mirror(self.logs[index], now, remaining)
+
+    def _window_named(self, limit: int) -> int:
+        # The usual answer names a current limit exactly: find it without allocating.
+        for index, log in enumerate(self.logs):
+            if log.limit == limit:
+                return index
+        logs = self.logs
+        return window_for_limit(
+            limit, [log.limit for log in logs], [log.configured for log in logs]
+        )
+
+    def _correct(self, index: int, limit: int) -> None:
         log = self.logs[index]
+        if log.limit != limit:
+            self.corrections += 1
+            log.limit = limit
+
+    def _mirror(self, log: SlidingLog, now: float, remaining: int) -> None:
         log.expire(now)
-        counted = log.limit - obs.remaining
+        counted = log.limit - remaining
         # The server counted more than we booked: another process or tool uses the token.
         # Its requests are dated now, the latest they can be, so they free up no earlier
         # than they really do.

@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import attrs
 
 from ._errors import RateLimitError
-from ._ratelimit_core import DEFAULT_WINDOWS, LimiterCore, WindowState, read_headers
+from ._ratelimit_core import (
+    DEFAULT_WINDOWS,
+    LimiterCore,
+    WindowState,
+    read_counts,
+    read_headers,
+)
 
 if TYPE_CHECKING:
     from ._redis_limiter import RedisRateLimiter
@@ -288,12 +294,16 @@ class TokenBucketLimiter(_FairQueue):
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Mirror a response's rate-limit headers; pause everyone on a 429."""
         core = self._core
-        wall = self._wall() if status == 429 else 0.0  # only a 429's Reset is read against it
-        obs = read_headers(status, headers, wall=wall, longest=core.longest, shortest=core.shortest)
         before, probing = core.corrections, core.probe_until is not None
-        core.observe(self._clock(), obs)
-        if obs.pause is not None:
+        if status == 429:
+            obs = read_headers(
+                status, headers, wall=self._wall(), longest=core.longest, shortest=core.shortest
+            )
+            core.observe(self._clock(), obs)
             logger.debug("429: pausing every request for %.1fs", obs.pause)
+        else:  # every other response: no Observation, no wall clock
+            limit, remaining = read_counts(headers)
+            core.observe_counts(self._clock(), limit, remaining)
         if core.corrections != before:
             logger.debug("rate-limit windows corrected from headers: %s", core.windows)
             self._poke()

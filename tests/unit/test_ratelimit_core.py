@@ -16,6 +16,7 @@ from trakk_async._ratelimit_core import (
     Observation,
     check_windows,
     default_margin,
+    read_counts,
     read_headers,
     window_for_limit,
     window_for_pause,
@@ -185,6 +186,28 @@ def test_read_headers_on_200() -> None:
     assert lower.limit == 30
     junk = {"X-RateLimit-Limit": "abc", "X-RateLimit-Remaining": "-1"}
     assert read_headers(200, junk, wall=0, longest=3600) == Observation()
+
+
+@pytest.mark.parametrize(
+    ("limit", "remaining", "expected"),
+    [
+        ("60", "59", (60, 59)),
+        (" 60 ", "59.0", (60, 59)),
+        ("0", "0", (None, 0)),
+        # str.isdigit() accepts a superscript two, int() does not: it must not raise.
+        ("\u00b2", "\u0663", (None, 3)),
+        ("1e3", "nan", (1000, None)),
+        ("", "-0", (None, 0)),
+    ],
+)
+def test_read_counts_never_raises_on_odd_values(
+    limit: str, remaining: str, expected: tuple[int | None, int | None]
+) -> None:
+    headers = {"X-RateLimit-Limit": limit, "X-RateLimit-Remaining": remaining}
+    assert read_counts(headers) == expected
+    assert read_headers(200, headers, wall=0, longest=60) == Observation(
+        limit=expected[0], remaining=expected[1]
+    )
 
 
 def test_read_headers_429_retry_after_plus_a_second() -> None:
