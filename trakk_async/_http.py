@@ -7,11 +7,11 @@ token in one header dict that no repr shows, and never follows a redirect to ano
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Final
 
 import aiohttp
-import attrs
 from yarl import URL
 
 from ._errors import APIConnectionError, APITimeoutError, InvalidResponseError
@@ -21,14 +21,29 @@ _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS: Final = 5
 
 
-@attrs.frozen(slots=True)
 class RawResponse:
-    """What came back: the status, the headers (case-insensitive) and the whole body."""
+    """What came back: the status, the headers (case-insensitive) and the whole body.
 
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-    url: str
+    A plain slotted class, not attrs: one is built per response (100 ns against 300).
+    """
+
+    __slots__ = ("body", "headers", "status", "url")
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes, url: str) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.url = url
+
+    def __repr__(self) -> str:
+        return f"<RawResponse {self.status} {len(self.body)} bytes>"
+
+
+@functools.lru_cache(maxsize=1024)
+def _encoded_url(url: str) -> URL:
+    # build_url quoted it already: skip yarl's re-normalisation. Cached, because the same
+    # URLs come back (pages, /me, a project's reports) and a URL costs 200 ns to build.
+    return URL(url, encoded=True)
 
 
 class Transport:
@@ -78,9 +93,8 @@ class Transport:
         session = self._get_session()
         owned = self._owns_session
         for _ in range(_MAX_REDIRECTS + 1):
-            # The URL is already quoted (build_url): skip yarl's re-normalisation. A
-            # borrowed session gets our headers and timeout per request; ours has them.
-            target_url = URL(url, encoded=True)
+            # A borrowed session gets our headers and timeout per request; ours has them.
+            target_url = _encoded_url(url)
             request = (
                 session.get(target_url, allow_redirects=False)
                 if owned

@@ -161,10 +161,13 @@ def decode_json(status: int, body: bytes, path: str) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
-        detail = "empty body" if not body else "body is not valid JSON"
-        raise InvalidResponseError(
-            detail, status=status, excerpt=excerpt(body), path=path
-        ) from None
+        raise undecodable(status, body, path) from None
+
+
+def undecodable(status: int, body: bytes, path: str) -> InvalidResponseError:
+    """The error for a body that is not JSON (``body`` is quoted: redact it first)."""
+    detail = "empty body" if not body else "body is not valid JSON"
+    return InvalidResponseError(detail, status=status, excerpt=excerpt(body), path=path)
 
 
 _ERRORS_BY_STATUS: Final[dict[int, type[APIError]]] = {

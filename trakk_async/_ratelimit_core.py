@@ -135,12 +135,25 @@ def read_counts(headers: Mapping[str, str]) -> tuple[int | None, int | None]:
     """``X-RateLimit-Limit`` (>= 1) and ``X-RateLimit-Remaining`` (>= 0) of a response.
 
     Either is None when absent or not a number. This runs on every response, so the
-    usual digits-only value costs one ``int()``.
+    usual pair of digit strings is read inline.
     """
-    return (
-        _count(_header(headers, "X-RateLimit-Limit"), 1),
-        _count(_header(headers, "X-RateLimit-Remaining"), 0),
-    )
+    limit = headers.get("X-RateLimit-Limit")
+    if limit is None:
+        limit = headers.get("x-ratelimit-limit")  # plain dicts, lower-casing proxies
+    remaining = headers.get("X-RateLimit-Remaining")
+    if remaining is None:
+        remaining = headers.get("x-ratelimit-remaining")
+    if (
+        limit is not None
+        and remaining is not None
+        and limit.isdigit()
+        and remaining.isdigit()
+        and limit.isascii()
+        and remaining.isascii()
+    ):
+        limit_n = int(limit)
+        return (limit_n if limit_n >= 1 else None), int(remaining)
+    return _count(limit, 1), _count(remaining, 0)
 
 
 def read_headers(
@@ -229,19 +242,16 @@ class SlidingLog:
     this limiter did not send (learnt from ``X-RateLimit-Remaining``).
     """
 
-    __slots__ = ("configured", "limit", "log", "margin", "seconds")
+    __slots__ = ("configured", "limit", "log", "margin", "seconds", "span")
 
     def __init__(self, limit: int, seconds: float, margin: float) -> None:
         self.configured = limit
         self.limit = limit
         self.seconds = seconds
         self.margin = margin
+        #: How long a reservation holds its place: the window plus the margin.
+        self.span = seconds + margin
         self.log: deque[float] = deque()
-
-    @property
-    def span(self) -> float:
-        """How long a reservation holds its place: the window plus the margin."""
-        return self.seconds + self.margin
 
     def expire(self, now: float) -> None:
         horizon = now - self.span
@@ -354,7 +364,7 @@ class LimiterCore:
             return False
         for window in self.logs:
             entries = window.log
-            horizon = now - (window.seconds + window.margin)  # exactly as expire()
+            horizon = now - window.span  # exactly as expire()
             while entries and entries[0] <= horizon:
                 entries.popleft()
             if len(entries) >= window.limit:
@@ -401,16 +411,28 @@ class LimiterCore:
     def observe_counts(self, now: float, limit: int | None, remaining: int | None) -> None:
         """Mirror a successful (not 429) answer's ``X-RateLimit-Limit``/``-Remaining``.
 
-        The same as :meth:`observe` with an :class:`Observation` without a pause, minus
-        the allocation: it runs on every response.
+        The same as :meth:`observe` with an :class:`Observation` without a pause, written
+        out for the usual answer (a current limit, nothing foreign): it runs on every
+        response.
         """
         self.probe_until = None
         if limit is None:
             return
-        index = self._window_named(limit)
-        self._correct(index, limit)
-        if remaining is not None:
-            self._mirror(self.logs[index], now, remaining)
+        for log in self.logs:
+            if log.limit == limit:
+                break
+        else:
+            index = self._window_named(limit)
+            self._correct(index, limit)
+            log = self.logs[index]
+        if remaining is None:
+            return
+        entries = log.log
+        horizon = now - log.span  # exactly as expire()
+        while entries and entries[0] <= horizon:
+            entries.popleft()
+        if limit - remaining > len(entries):
+            self._mirror(log, now, remaining)
 
     def _window_named(self, limit: int) -> int:
         # The usual answer names a current limit exactly: find it without allocating.

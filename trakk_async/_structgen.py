@@ -138,6 +138,18 @@ def _convert(
             "elif v.__class__ is not str:",
             f"    raise {err}(v)",
         ]
+    elif get_origin(tp) is tuple and get_args(tp) in ((str, ...), (int, ...)):
+        # An array of strings (or ints): checked in one loop, no call per element.
+        item = get_args(tp)[0].__name__
+        names[err] = _expected(name, f"{'null or ' if optional else ''}an array of {item}s")
+        body = [
+            "if v.__class__ is not list:",
+            f"    raise {err}(v)",
+            "for x in v:",
+            f"    if x.__class__ is not {item}:",
+            f"        raise {err}(x)",
+            "v = tuple(v)",
+        ]
     elif tp is datetime:
         names["_datetime"] = datetime.fromisoformat
         body = ["v = _datetime(v)"]

@@ -128,7 +128,13 @@ def _window_snapshots(states: Iterable[WindowState]) -> tuple[WindowSnapshot, ..
 
 @runtime_checkable
 class RateLimiter(Protocol):
-    """What the client needs of a rate limiter; one instance may serve several clients."""
+    """What the client needs of a rate limiter; one instance may serve several clients.
+
+    A limiter may also offer ``try_acquire() -> bool``: book a request if it may go at
+    once, without waiting. The client then calls it first and awaits :meth:`acquire` only
+    when it returns False (:class:`TokenBucketLimiter` does; it saves a coroutine per
+    request).
+    """
 
     async def acquire(self, *, max_wait: float | None = None) -> None:
         """Wait until one request may be sent.
@@ -271,6 +277,14 @@ class TokenBucketLimiter(_FairQueue):
     def windows(self) -> tuple[tuple[int, float], ...]:
         """The ``(limit, seconds)`` windows enforced now, after header corrections."""
         return self._core.windows
+
+    def try_acquire(self) -> bool:
+        """Book one request now if it may go at once (nobody queued); never waits.
+
+        The client calls this before :meth:`acquire`: the usual request, with budget
+        left, then costs no coroutine. False means: call :meth:`acquire` to queue.
+        """
+        return not self._waiters and self._core.try_grant(self._clock())
 
     async def acquire(self, *, max_wait: float | None = None) -> None:
         """Wait (in FIFO order) until one request may be sent; see :class:`RateLimiter`."""
