@@ -54,7 +54,9 @@ async def main(total: int) -> None:
     with fake_server() as info:
         base, token = info["base_url"], info["token"]
         pid, number = info["content_project"], info["content_report"]
-        headers = {"Authorization": f"Bearer {token}"}
+        # The hand-written client has its own token (same agency): on the SDK's token the
+        # limiter would see its requests as another consumer's and book them.
+        headers = {"Authorization": f"Bearer {info['raw_token']}"}
         async with (
             aiohttp.ClientSession(
                 headers=headers, connector=aiohttp.TCPConnector(limit=100)

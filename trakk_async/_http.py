@@ -27,13 +27,12 @@ class RawResponse:
     A plain slotted class, not attrs: one is built per response (100 ns against 300).
     """
 
-    __slots__ = ("body", "headers", "status", "url")
+    __slots__ = ("body", "headers", "status")
 
-    def __init__(self, status: int, headers: Mapping[str, str], body: bytes, url: str) -> None:
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
         self.status = status
         self.headers = headers
         self.body = body
-        self.url = url
 
     def __repr__(self) -> str:
         return f"<RawResponse {self.status} {len(self.body)} bytes>"
@@ -119,7 +118,7 @@ class Transport:
                     f"GET {path} failed: {type(exc).__name__}: {_safe_reason(exc)}"
                 ) from exc
             if status not in _REDIRECTS:
-                return RawResponse(status, resp_headers, body, url)
+                return RawResponse(status, resp_headers, body)
             location = resp_headers.get("Location")
             if not location:
                 raise InvalidResponseError(

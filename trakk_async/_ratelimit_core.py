@@ -369,7 +369,11 @@ class LimiterCore:
                 entries.popleft()
             if len(entries) >= window.limit:
                 return False
-        self.grant(now)
+        if self._resuming:
+            self.grant(now)  # the first request after a pause: see grant()
+            return True
+        for window in self.logs:
+            window.log.append(now)
         return True
 
     def projected(self, now: float, ahead: int) -> float:
