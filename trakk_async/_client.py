@@ -272,7 +272,7 @@ class TrakkClient:
         """
         if self._closed:
             self._ensure_open()
-        url = build_url(self._base_url, path, params)
+        url = build_url(self._base_url, path, params) if params else self._base_url + path
         limiter, transport, try_acquire = self._limiter, self._transport, self._try_acquire
         attempt = 0
         while True:

@@ -89,7 +89,9 @@ class Transport:
 
     async def get(self, url: str, path: str) -> RawResponse:
         """GET ``url`` and read the whole body; ``path`` is only for error messages."""
-        session = self._get_session()
+        session = self._session
+        if session is None:
+            session = self._get_session()
         owned = self._owns_session
         for _ in range(_MAX_REDIRECTS + 1):
             # A borrowed session gets our headers and timeout per request; ours has them.
