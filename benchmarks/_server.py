@@ -1,7 +1,7 @@
 """A FakeTrakk in its own process for the benchmarks (so the server's CPU is not ours).
 
 Started by the benchmarks as ``python benchmarks/_server.py [projects]``: it prints one
-JSON line (base_url, token, raw_token, content_project, content_report) and serves until its stdin
+JSON line (base_url, token, raw_token, more_tokens, content_project, content_report) and serves until its stdin
 closes. Rate limits are wide open; one project has 200 keywords and a completed
 ``h4_text_blocks`` report (report 15).
 """
@@ -43,6 +43,9 @@ async def main(projects: int) -> None:
                     # Same agency, its own rate-limit windows: a hand-written client on
                     # the SDK's token would count as foreign usage the limiter mirrors.
                     "raw_token": fake.new_token(fake.agency_id, [WIDE_OPEN]),
+                    # One more token per client process of a benchmark: a fresh limiter
+                    # on a token the server saw busy a moment ago would book that usage.
+                    "more_tokens": [fake.new_token(fake.agency_id, [WIDE_OPEN]) for _ in range(8)],
                     "content_project": pid,
                     "content_report": H4_REPORT,
                 }
