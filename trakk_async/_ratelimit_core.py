@@ -412,6 +412,33 @@ class LimiterCore:
             self._correct(index, obs.limit)
         # No mirroring on a 429: the pause already covers the exhausted window.
 
+    def observe_ok(self, now: float, headers: Mapping[str, str]) -> None:
+        """Mirror a successful (not 429) answer's headers.
+
+        The usual answer (digits naming a current limit, nothing booked by anyone else,
+        not resuming from a pause) is read here without a helper call or an allocation;
+        any other goes through :func:`read_headers` and :meth:`observe`. It runs on every
+        response.
+        """
+        limit = headers.get("X-RateLimit-Limit")
+        remaining = headers.get("X-RateLimit-Remaining")
+        if limit is not None and remaining is not None and self.probe_until is None:
+            try:
+                limit_n, remaining_n = int(limit), int(remaining)
+            except ValueError:
+                pass  # "60.0", "unlimited": read_headers decides
+            else:
+                for log in self.logs:
+                    if log.limit == limit_n:
+                        entries = log.log
+                        horizon = now - log.span  # exactly as expire()
+                        while entries and entries[0] <= horizon:
+                            entries.popleft()
+                        if remaining_n >= 0 and limit_n - remaining_n <= len(entries):
+                            return  # nothing to correct, nothing foreign to book
+                        break
+        self.observe(now, read_headers(200, headers, wall=0.0, longest=self.longest))
+
     def observe_counts(self, now: float, limit: int | None, remaining: int | None) -> None:
         """Mirror a successful (not 429) answer's ``X-RateLimit-Limit``/``-Remaining``.
 

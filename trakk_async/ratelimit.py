@@ -29,7 +29,6 @@ from ._ratelimit_core import (
     DEFAULT_WINDOWS,
     LimiterCore,
     WindowState,
-    read_counts,
     read_headers,
 )
 
@@ -315,9 +314,8 @@ class TokenBucketLimiter(_FairQueue):
             )
             core.observe(self._clock(), obs)
             logger.debug("429: pausing every request for %.1fs", obs.pause)
-        else:  # every other response: no Observation, no wall clock
-            limit, remaining = read_counts(headers)
-            core.observe_counts(self._clock(), limit, remaining)
+        else:  # every other response: no wall clock, usually no allocation
+            core.observe_ok(self._clock(), headers)
         if core.corrections != before:
             logger.debug("rate-limit windows corrected from headers: %s", core.windows)
             self._poke()

@@ -369,3 +369,52 @@ def test_try_grant_decides_exactly_as_free_at(gaps: list[float]) -> None:
         if expected:
             slow.grant(now)
         assert fast.try_grant(now) is expected
+
+
+def _state(core: LimiterCore) -> tuple[object, ...]:
+    return (
+        core.windows,
+        [list(log.log) for log in core.logs],
+        core.corrections,
+        core.probe_until,
+        core.paused_until,
+    )
+
+
+_ODD_VALUES = st.sampled_from(["60.0", " 20 ", "abc", "", "1e3", "\u00b2", "+5", "nan", "-1"])
+# Mostly the windows' own limits and small counts, so foreign usage and corrections happen.
+_LIMITS = st.one_of(st.sampled_from(["5", "20", "7", "100", "0"]), st.none(), _ODD_VALUES)
+_REMAINING = st.one_of(st.integers(min_value=0, max_value=25).map(str), st.none(), _ODD_VALUES)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(0.0, 30.0), _LIMITS, _REMAINING, st.booleans()),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_observe_ok_matches_the_general_path(
+    steps: list[tuple[float, str | None, str | None, bool]],
+) -> None:
+    # observe_ok is the per-response fast path: it must leave the core exactly as
+    # observe(read_headers(200, ...)) would, whatever the headers say.
+    fast = LimiterCore([(5, 10.0), (20, 60.0)], margin=0.5)
+    slow = LimiterCore([(5, 10.0), (20, 60.0)], margin=0.5)
+    now = 0.0
+    for gap, limit, remaining, grant in steps:
+        now += gap
+        if grant:
+            assert fast.try_grant(now) is slow.try_grant(now)
+        headers = {
+            name: value
+            for name, value in (
+                ("X-RateLimit-Limit", limit),
+                ("X-RateLimit-Remaining", remaining),
+            )
+            if value is not None
+        }
+        fast.observe_ok(now, headers)
+        slow.observe(now, read_headers(200, headers, wall=0.0, longest=60.0))
+        assert _state(fast) == _state(slow)
