@@ -14,6 +14,8 @@ from typing import Any, Final
 
 import attrs
 
+from ._base import Model
+
 __all__ = [
     "SCHEMES",
     "BulletPoints",
@@ -72,106 +74,106 @@ class ContentScheme(StrEnum):
 # Array schemes ----------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class MetaData:
+@attrs.frozen(kw_only=True, repr=False)
+class MetaData(Model):
     """``metadata`` variant (3 per keyword): a meta title and description."""
 
     meta_title: str
     meta_description: str
 
 
-@attrs.frozen(kw_only=True)
-class MetaDataHtml:
+@attrs.frozen(kw_only=True, repr=False)
+class MetaDataHtml(Model):
     """``metadata`` html variant."""
 
     meta_title: str
     meta_description: str
 
 
-@attrs.frozen(kw_only=True)
-class H1Headline:
+@attrs.frozen(kw_only=True, repr=False)
+class H1Headline(Model):
     """``h1_headlines`` variant (3 per keyword)."""
 
     h1: str
 
 
-@attrs.frozen(kw_only=True)
-class H1HeadlineHtml:
+@attrs.frozen(kw_only=True, repr=False)
+class H1HeadlineHtml(Model):
     """``h1_headlines`` html variant."""
 
     h1: str
 
 
-@attrs.frozen(kw_only=True)
-class H2TextBlock:
+@attrs.frozen(kw_only=True, repr=False)
+class H2TextBlock(Model):
     """``h2_text_blocks`` variant (3 per keyword): a heading and its text."""
 
     h2: str
     text: str
 
 
-@attrs.frozen(kw_only=True)
-class H2TextHtml:
+@attrs.frozen(kw_only=True, repr=False)
+class H2TextHtml(Model):
     """Rendered heading and text (``h2_text_blocks`` and ``link_blocks`` html)."""
 
     h2_and_text: str
 
 
-@attrs.frozen(kw_only=True)
-class H3TextBlock:
+@attrs.frozen(kw_only=True, repr=False)
+class H3TextBlock(Model):
     """``h3_text_blocks`` variant (3 per keyword)."""
 
     h3: str
     text: str
 
 
-@attrs.frozen(kw_only=True)
-class H3TextHtml:
+@attrs.frozen(kw_only=True, repr=False)
+class H3TextHtml(Model):
     """``h3_text_blocks`` html variant."""
 
     h3_and_text: str
 
 
-@attrs.frozen(kw_only=True)
-class H4TextBlock:
+@attrs.frozen(kw_only=True, repr=False)
+class H4TextBlock(Model):
     """``h4_text_blocks`` variant (6 per keyword)."""
 
     h4: str
     text: str
 
 
-@attrs.frozen(kw_only=True)
-class H4TextHtml:
+@attrs.frozen(kw_only=True, repr=False)
+class H4TextHtml(Model):
     """``h4_text_blocks`` html variant."""
 
     h4_and_text: str
 
 
-@attrs.frozen(kw_only=True)
-class QAPair:
+@attrs.frozen(kw_only=True, repr=False)
+class QAPair(Model):
     """One of the 4 question/answer pairs of a ``qa_block``."""
 
     question: str
     answer: str
 
 
-@attrs.frozen(kw_only=True)
-class QAHtml:
+@attrs.frozen(kw_only=True, repr=False)
+class QAHtml(Model):
     """The single rendered html object of a ``qa_block``."""
 
     qa: str
 
 
-@attrs.frozen(kw_only=True)
-class LinkBlockLink:
+@attrs.frozen(kw_only=True, repr=False)
+class LinkBlockLink(Model):
     """A link of a ``link_blocks`` variant (not present in its html)."""
 
     anchor_text: str
     url: str
 
 
-@attrs.frozen(kw_only=True)
-class LinkBlock:
+@attrs.frozen(kw_only=True, repr=False)
+class LinkBlock(Model):
     """``link_blocks`` variant (2 per keyword): heading, text and links to wire up."""
 
     h2: str
@@ -182,59 +184,59 @@ class LinkBlock:
 # Object schemes ---------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class SingleTextBlock:
+@attrs.frozen(kw_only=True, repr=False)
+class SingleTextBlock(Model):
     """``single_text_block`` content."""
 
     text: str
 
 
-@attrs.frozen(kw_only=True)
-class SingleTextHtml:
+@attrs.frozen(kw_only=True, repr=False)
+class SingleTextHtml(Model):
     """``single_text_block`` html."""
 
     text: str
 
 
-@attrs.frozen(kw_only=True)
-class H2SummaryBlock:
+@attrs.frozen(kw_only=True, repr=False)
+class H2SummaryBlock(Model):
     """``h2_summary_block`` content: a heading and two texts."""
 
     h2: str
     texts: tuple[str, ...]
 
 
-@attrs.frozen(kw_only=True)
-class H2SummaryHtml:
+@attrs.frozen(kw_only=True, repr=False)
+class H2SummaryHtml(Model):
     """``h2_summary_block`` html: the two texts rendered."""
 
     texts: tuple[str, ...]
 
 
-@attrs.frozen(kw_only=True)
-class SubnavigationLink:
+@attrs.frozen(kw_only=True, repr=False)
+class SubnavigationLink(Model):
     """A link of a ``subnavigation`` block."""
 
     keyword: str
     url: str
 
 
-@attrs.frozen(kw_only=True)
-class Subnavigation:
+@attrs.frozen(kw_only=True, repr=False)
+class Subnavigation(Model):
     """``subnavigation`` content: links to other keyword pages."""
 
     links: tuple[SubnavigationLink, ...]
 
 
-@attrs.frozen(kw_only=True)
-class SubnavigationHtml:
+@attrs.frozen(kw_only=True, repr=False)
+class SubnavigationHtml(Model):
     """``subnavigation`` html: one rendered ``<div>``."""
 
     subnavigation: str
 
 
-@attrs.frozen(kw_only=True)
-class BulletPoints:
+@attrs.frozen(kw_only=True, repr=False)
+class BulletPoints(Model):
     """``bullet_points`` content."""
 
     h2: str
@@ -242,15 +244,15 @@ class BulletPoints:
     bullet_points: tuple[str, ...]
 
 
-@attrs.frozen(kw_only=True)
-class BulletPointsHtml:
+@attrs.frozen(kw_only=True, repr=False)
+class BulletPointsHtml(Model):
     """``bullet_points`` html: one rendered heading and ``<ul>``."""
 
     bullet_points: str
 
 
-@attrs.frozen(kw_only=True)
-class NumberedPoints:
+@attrs.frozen(kw_only=True, repr=False)
+class NumberedPoints(Model):
     """``numbered_points`` content."""
 
     h2: str
@@ -258,30 +260,30 @@ class NumberedPoints:
     numbered_points: tuple[str, ...]
 
 
-@attrs.frozen(kw_only=True)
-class NumberedPointsHtml:
+@attrs.frozen(kw_only=True, repr=False)
+class NumberedPointsHtml(Model):
     """``numbered_points`` html: one rendered heading and ``<ol>``."""
 
     numbered_points: str
 
 
-@attrs.frozen(kw_only=True)
-class ImageAltText:
+@attrs.frozen(kw_only=True, repr=False)
+class ImageAltText(Model):
     """``image_alt_text`` content: two search terms and four alt texts."""
 
     search_terms: tuple[str, ...]
     alt_texts: tuple[str, ...]
 
 
-@attrs.frozen(kw_only=True)
-class ImageAltTextHtml:
+@attrs.frozen(kw_only=True, repr=False)
+class ImageAltTextHtml(Model):
     """``image_alt_text`` html: four rendered ``<img>`` tags."""
 
     alt_texts: tuple[str, ...]
 
 
-@attrs.frozen(kw_only=True)
-class UnknownContent:
+@attrs.frozen(kw_only=True, repr=False)
+class UnknownContent(Model):
     """Content of a scheme this SDK version does not know: the JSON as the server sent it."""
 
     scheme: str

@@ -26,6 +26,7 @@ from typing import Generic, TypeVar, overload
 
 import attrs
 
+from ._base import Model
 from ._content import ContentItem, ContentScheme, HtmlItem
 
 __all__ = [
@@ -102,8 +103,8 @@ class TokenStatus(StrEnum):
     DISABLED = "disabled"
 
 
-@attrs.frozen(kw_only=True)
-class Me:
+@attrs.frozen(kw_only=True, repr=False)
+class Me(Model):
     """The token in use (``GET /me``): ``agency_id`` is None and ``abilities`` is ``("*",)``
     for a super-admin token."""
 
@@ -119,16 +120,16 @@ class Me:
         return "*" in self.abilities
 
 
-@attrs.frozen(kw_only=True)
-class AgencyRef:
+@attrs.frozen(kw_only=True, repr=False)
+class AgencyRef(Model):
     """The ``{id, name}`` agency embedded in a user object."""
 
     id: int
     name: str
 
 
-@attrs.frozen(kw_only=True)
-class User:
+@attrs.frozen(kw_only=True, repr=False)
+class User(Model):
     """The compact user object (``/users`` and embedded in projects and reports)."""
 
     id: int
@@ -137,31 +138,31 @@ class User:
     agency: AgencyRef | None
 
 
-@attrs.frozen(kw_only=True)
-class Country:
+@attrs.frozen(kw_only=True, repr=False)
+class Country(Model):
     """A country (``/countries``), also embedded in a project as ``country``."""
 
     id: int
     label: str
 
 
-@attrs.frozen(kw_only=True)
-class Language:
+@attrs.frozen(kw_only=True, repr=False)
+class Language(Model):
     """A language (``/languages``), embedded in a project as its text and report language."""
 
     id: int
     label: str
 
 
-@attrs.frozen(kw_only=True)
-class ProjectLinks:
+@attrs.frozen(kw_only=True, repr=False)
+class ProjectLinks(Model):
     """A project's ``links``: the URL of its latest report (None without reports)."""
 
     latest_report: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ProjectSummary:
+@attrs.frozen(kw_only=True, repr=False)
+class ProjectSummary(Model):
     """One item of the ``/projects`` listing.
 
     The ``latest_report_*`` fields describe the project's newest report (whatever its
@@ -180,7 +181,7 @@ class ProjectSummary:
     links: ProjectLinks = ProjectLinks()
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Project(ProjectSummary):
     """A project in detail (``/projects/{id}``): every listing field plus the rest.
 
@@ -206,8 +207,8 @@ class Project(ProjectSummary):
     cache_refreshed_at: datetime | None = attrs.field(default=None, eq=False)
 
 
-@attrs.frozen(kw_only=True)
-class Report:
+@attrs.frozen(kw_only=True, repr=False)
+class Report(Model):
     """A report of a project (``/reports``, ``/reports/latest``, ``/reports/last-generated``).
 
     ``report_number`` is the position in the delivery sequence (1-26); ``id`` is unique.
@@ -236,8 +237,8 @@ class Report:
         return self.status == ReportStatus.COMPLETED
 
 
-@attrs.frozen(kw_only=True)
-class Keyword:
+@attrs.frozen(kw_only=True, repr=False)
+class Keyword(Model):
     """An active keyword of a project (``/keywords``).
 
     ``content_action_ids`` are the report numbers (1-26) that have content for it: the
@@ -254,8 +255,8 @@ class Keyword:
     content_action_ids: tuple[int, ...]
 
 
-@attrs.frozen(kw_only=True)
-class ContentLinks:
+@attrs.frozen(kw_only=True, repr=False)
+class ContentLinks(Model):
     """The ``links`` of a content payload."""
 
     project_website: str
@@ -263,16 +264,16 @@ class ContentLinks:
     report_pdf: str | None
 
 
-@attrs.frozen(kw_only=True)
-class ContentSummary:
+@attrs.frozen(kw_only=True, repr=False)
+class ContentSummary(Model):
     """The ``summary`` of a content payload."""
 
     keyword_count: int
     keywords_with_content: int
 
 
-@attrs.frozen(kw_only=True)
-class KeywordContent:
+@attrs.frozen(kw_only=True, repr=False)
+class KeywordContent(Model):
     """One keyword's generated content in a report.
 
     For an *array* scheme ``content`` (and ``html``) is a tuple of variants to choose from;
@@ -313,8 +314,8 @@ class KeywordContent:
         return (self.content,)
 
 
-@attrs.frozen(kw_only=True)
-class ReportContent:
+@attrs.frozen(kw_only=True, repr=False)
+class ReportContent(Model):
     """A report's generated content (``/reports/{n}/content``).
 
     ``content_scheme`` decides the shape of every keyword's content: a
@@ -356,8 +357,8 @@ class ReportContent:
                 yield keyword, variant
 
 
-@attrs.frozen(kw_only=True)
-class PageMeta:
+@attrs.frozen(kw_only=True, repr=False)
+class PageMeta(Model):
     """Laravel pagination ``meta``; every field may be missing on a misbehaving server."""
 
     current_page: int | None = None
@@ -368,8 +369,8 @@ class PageMeta:
     to: int | None = None
 
 
-@attrs.frozen(kw_only=True)
-class PageLinks:
+@attrs.frozen(kw_only=True, repr=False)
+class PageLinks(Model):
     """Laravel pagination ``links`` (URLs of the first, last, previous and next page)."""
 
     first: str | None = None
@@ -378,8 +379,8 @@ class PageLinks:
     next: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class Page:
+@attrs.frozen(kw_only=True, repr=False)
+class Page(Model):
     """One page of ``/projects``: its items, ``meta``, ``links`` and cache time."""
 
     items: tuple[ProjectSummary, ...]
@@ -393,8 +394,8 @@ class Page:
         return self.meta.current_page if self.meta is not None else None
 
 
-@attrs.frozen(kw_only=True)
-class Listing(Generic[T]):
+@attrs.frozen(kw_only=True, repr=False)
+class Listing(Model, Generic[T]):
     """An unpaginated collection (``{"data": [...]}``), iterable like a tuple.
 
     ``cache_refreshed_at`` is set for the cached collections (reports, keywords).

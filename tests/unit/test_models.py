@@ -320,3 +320,30 @@ def test_project_detail_adds_no_nullable_field_but_the_cache_time() -> None:
         a.name for a in attrs.fields(Project) if type(None) in typing.get_args(hints[a.name])
     }
     assert optional == NULLABLE[ProjectSummary] | {"cache_refreshed_at"}
+
+
+def _attrs_repr_of(obj: Any) -> str:
+    """What attrs' own generated ``__repr__`` gives for ``obj``'s class and values."""
+    cls = type(obj)
+    twin = attrs.make_class(cls.__name__, [f.name for f in attrs.fields(cls)], frozen=True)
+    twin.__qualname__ = cls.__qualname__
+    return repr(twin(*(getattr(obj, f.name) for f in attrs.fields(cls))))
+
+
+def test_models_share_one_repr_in_attrs_format() -> None:
+    # The models use Model.__repr__ instead of one generated per class (import time).
+    project = conv.structure_single(samples.load("project_detail"), cls=Project)
+    content = conv.structure_report_content(samples.load("content_h4_text_blocks"))
+    objects = [
+        conv.structure_me(samples.load("me")),
+        project,
+        project.managing_user,
+        project.country,
+        *conv.structure_page(samples.load("projects_page")).items,
+        content,
+        content.keywords[0],
+        *content.keywords[0].content,
+    ]
+    for obj in objects:
+        assert repr(obj) == _attrs_repr_of(obj)
+    assert repr(project.country) == "Country(id=81, label='Germany')"
