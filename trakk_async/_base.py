@@ -1,4 +1,4 @@
-"""The base class of the response models: what every model shares, written once."""
+"""The base class of the frozen attrs value classes: what every one shares, written once."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ __all__ = ["Model"]
 
 
 class Model:
-    """Base of the frozen attrs models (``@attrs.frozen(kw_only=True, repr=False)``).
+    """Base of the frozen attrs classes (``@attrs.frozen(kw_only=True, repr=False)``).
 
     One ``__repr__`` for all of them, in attrs' own format (``Me(id=3, name='...')``):
     generating one per class is a third of what creating an attrs class costs, and the
-    ~50 models are created at import.
+    ~60 classes are created at import.
     """
 
     __slots__ = ()

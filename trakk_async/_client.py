@@ -19,6 +19,7 @@ import attrs
 import orjson
 
 from . import _converter
+from ._base import Model
 from ._errors import ConfigurationError, InvalidResponseError, TrakkError
 from ._http import RawResponse, Transport
 from ._models import Me
@@ -50,8 +51,8 @@ Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
 
 
-@attrs.frozen(kw_only=True)
-class RequestAttempt:
+@attrs.frozen(kw_only=True, repr=False)
+class RequestAttempt(Model):
     """One request attempt, as reported to :meth:`TrakkClient.add_attempt_listener`.
 
     ``attempt`` is 0 for the first try and counts retries; ``status`` is None when no

@@ -21,11 +21,9 @@ from enum import StrEnum
 from functools import cache, lru_cache
 from itertools import repeat
 from types import NoneType, UnionType
-from typing import Any, Final, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Final, TypeVar, Union, get_args, get_origin
 
 import attrs
-import cattrs
-from cattrs.gen import make_dict_structure_fn, override
 
 from ._content import SCHEMES, ContentScheme, UnknownContent
 from ._models import (
@@ -48,6 +46,9 @@ from ._models import (
 )
 from ._structgen import make_structure_fn, parse_date
 
+if TYPE_CHECKING:
+    import cattrs
+
 __all__ = [
     "ResponseShapeError",
     "structure_listing",
@@ -67,7 +68,7 @@ _SHAPE_ERRORS: Final = (
     ValueError,
     AttributeError,
     IndexError,
-    cattrs.BaseValidationError,
+    ExceptionGroup,  # cattrs' BaseValidationError, without importing cattrs for it
 )
 
 
@@ -126,6 +127,8 @@ def _union_args(tp: Any) -> tuple[Any, ...] | None:
 
 
 def _build(*, fast: bool) -> cattrs.Converter:
+    import cattrs
+
     conv = cattrs.Converter(detailed_validation=not fast, forbid_extra_keys=False)
     conv.register_structure_hook(str, _str)
     conv.register_structure_hook(int, _int)
@@ -196,6 +199,8 @@ def _build(*, fast: bool) -> cattrs.Converter:
             attrs.has, lambda cls: make_structure_fn(cls, conv.get_structure_hook)
         )
         return conv
+    from cattrs.gen import make_dict_structure_fn, override
+
     conv.register_structure_hook(
         PageMeta,
         make_dict_structure_fn(
@@ -205,7 +210,11 @@ def _build(*, fast: bool) -> cattrs.Converter:
     return conv
 
 
-_FAST: Final = _build(fast=True)
+@cache
+def _fast() -> cattrs.Converter:
+    """The fast converter, built (and cattrs imported) on the first structuring: an
+    import of trakk_async that never structures anything (``trakk --help``) skips both."""
+    return _build(fast=True)
 
 
 @cache
@@ -216,6 +225,8 @@ def _detailed() -> cattrs.Converter:
 
 def _explain(body: Any, cls: Any, exc: BaseException, where: str) -> ResponseShapeError:
     """The readable error for a body the fast path could not structure."""
+    import cattrs
+
     try:
         _detailed().structure(body, cls)
     except cattrs.BaseValidationError as detailed:
@@ -233,7 +244,7 @@ def _hook(cls: type[T]) -> Callable[[Any, Any], T]:
     # Cached: cattrs' dispatch costs ~0.1 us a call, a dict hit a third of that.
     hook = _HOOKS.get(cls)
     if hook is None:
-        hook = _HOOKS[cls] = _FAST.get_structure_hook(cls)
+        hook = _HOOKS[cls] = _fast().get_structure_hook(cls)
     return hook
 
 
@@ -263,7 +274,7 @@ def _structure(data: Any, cls: type[T], where: str) -> T:
 def structure_me(body: Any) -> Me:
     """``GET /me``: a bare object."""
     try:
-        return _ME(body, Me)  # checks that body is an object too
+        return _hook(Me)(body, Me)  # checks that body is an object too
     except _SHAPE_ERRORS as exc:
         raise _explain(_object(body, "a token"), Me, exc, "$") from None
 
@@ -323,12 +334,9 @@ def structure_page(body: Any) -> Page:
     )
 
 
-_ME: Final = _hook(Me)
+# Class hooks are generated on first use (through _hook), not at import.
 _SCHEME_HOOK: Final = _enum_hook(ContentScheme, False)
-_USER: Final = _hook(User)
-_LINKS: Final = _hook(ContentLinks)
-_SUMMARY: Final = _hook(ContentSummary)
-_STR_TUPLE: Final = _FAST.get_structure_hook(tuple[str, ...])
+_STR_TUPLE: Final = tuple[str, ...]
 _PROJECT_STATUS: Final = _enum_hook(ProjectStatus, False)
 _REPORT_STATUS: Final = _enum_hook(ReportStatus, False)
 _APPROVED: Final = _enum_hook(ApprovedStatus, True)
@@ -369,7 +377,7 @@ def _shapers(scheme: str) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
 
 
 def _optional_user(value: Any) -> User | None:
-    return None if value is None else _USER(value, User)
+    return None if value is None else _hook(User)(value, User)
 
 
 def _optional_date(value: Any) -> date | None:
@@ -416,8 +424,8 @@ def structure_report_content(body: Any) -> ReportContent:
             report_id=_int(data["report_id"]),
             report_name=None if data.get("report_name") is None else _str(data["report_name"]),
             content_scheme=scheme,
-            content_scheme_fields=_STR_TUPLE(data["content_scheme_fields"], tuple[str, ...]),
-            links=_LINKS(data["links"], ContentLinks),
+            content_scheme_fields=_hook(_STR_TUPLE)(data["content_scheme_fields"], _STR_TUPLE),
+            links=_hook(ContentLinks)(data["links"], ContentLinks),
             project_id=_int(data["project_id"]),
             project_domain=_str(data["project_domain"]),
             project_status=_PROJECT_STATUS(data["project_status"], None),
@@ -429,7 +437,7 @@ def structure_report_content(body: Any) -> ReportContent:
             managed_by=_optional_user(data.get("managed_by")),
             date_to_create_texts=_optional_date(data.get("date_to_create_texts")),
             date_to_send_to_client=_optional_date(data.get("date_to_send_to_client")),
-            summary=_SUMMARY(data["summary"], ContentSummary),
+            summary=_hook(ContentSummary)(data["summary"], ContentSummary),
             keywords=tuple(keywords),
             cache_refreshed_at=_cache_time(outer),
         )

@@ -18,6 +18,7 @@ import attrs
 import orjson
 from yarl import URL
 
+from ._base import Model
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -255,8 +256,8 @@ def parse_reset(value: str | None) -> datetime | None:
 # --------------------------------------------------------------------------- retries
 
 
-@attrs.frozen(kw_only=True)
-class RetryPolicy:
+@attrs.frozen(kw_only=True, repr=False)
+class RetryPolicy(Model):
     """When and how long to wait before retrying a GET.
 
     Attempt ``n`` (0-based) waits a random time between 0 and

@@ -20,6 +20,8 @@ from typing import Final
 
 import attrs
 
+from ._base import Model
+
 #: Trakk's default throttle: 60 requests per minute and 1,000 per hour.
 DEFAULT_WINDOWS: Final[tuple[tuple[int, float], ...]] = ((60, 60.0), (1000, 3600.0))
 #: Added to ``Retry-After`` (whole seconds, so up to one second early) before resuming.
@@ -85,8 +87,8 @@ def check_margin(margin: float | None) -> float | None:
 # --------------------------------------------------------------------------- headers
 
 
-@attrs.frozen(kw_only=True)
-class Observation:
+@attrs.frozen(kw_only=True, repr=False)
+class Observation(Model):
     """What one response says about the token's budget (see :func:`read_headers`).
 
     ``limit``/``remaining`` are the ``X-RateLimit-*`` pair (which describes the window with
@@ -223,8 +225,8 @@ def window_for_pause(pause: float, seconds: Sequence[float]) -> int:
 # --------------------------------------------------------------------------- windows
 
 
-@attrs.frozen(kw_only=True)
-class WindowState:
+@attrs.frozen(kw_only=True, repr=False)
+class WindowState(Model):
     """One window as the limiter sees it at ``now`` (the snapshot's per-window part)."""
 
     limit: int

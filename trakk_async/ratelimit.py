@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
+from ._base import Model
 from ._errors import RateLimitError
 from ._ratelimit_core import (
     DEFAULT_WINDOWS,
@@ -49,8 +50,8 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 
-@attrs.frozen(kw_only=True)
-class WindowSnapshot:
+@attrs.frozen(kw_only=True, repr=False)
+class WindowSnapshot(Model):
     """One window of a :class:`RateLimitSnapshot`.
 
     ``limit`` requests per ``seconds`` (after header corrections); ``used`` of them are
@@ -65,8 +66,8 @@ class WindowSnapshot:
     resets_in: float
 
 
-@attrs.frozen(kw_only=True)
-class RateLimitSnapshot:
+@attrs.frozen(kw_only=True, repr=False)
+class RateLimitSnapshot(Model):
     """The token's budget as the limiter sees it now (``client.rate_limit``).
 
     ``windows`` from shortest to longest; ``paused_for`` seconds are left of a pause
