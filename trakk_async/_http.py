@@ -87,55 +87,56 @@ class Transport:
             )
         return self._session
 
-    async def get(self, url: str, path: str) -> RawResponse:
-        """GET ``url`` and read the whole body; ``path`` is only for error messages."""
+    async def get(self, url: str, path: str, _redirects: int = 0) -> RawResponse:
+        """GET ``url`` and read the whole body; ``path`` is only for error messages.
+
+        A redirect to the same origin is followed (at most ``_MAX_REDIRECTS`` times); one
+        to another host raises instead of sending the token there.
+        """
         session = self._session
         if session is None:
             session = self._get_session()
-        owned = self._owns_session
-        for _ in range(_MAX_REDIRECTS + 1):
-            # A borrowed session gets our headers and timeout per request; ours has them.
-            target_url = _encoded_url(url)
-            request = (
-                session.get(target_url, allow_redirects=False)
-                if owned
-                else session.get(
-                    target_url,
-                    allow_redirects=False,
-                    headers=self._headers,
-                    timeout=self._timeout,
-                )
+        # A borrowed session gets our headers and timeout per request; ours has them.
+        request = (
+            session.get(_encoded_url(url), allow_redirects=False)
+            if self._owns_session
+            else session.get(
+                _encoded_url(url),
+                allow_redirects=False,
+                headers=self._headers,
+                timeout=self._timeout,
             )
-            try:
-                async with request as resp:
-                    body = await resp.read()
-                    status = resp.status
-                    resp_headers = resp.headers
-            except TimeoutError as exc:
-                raise APITimeoutError(
-                    f"GET {path} got no answer within {self._timeout.total:g}s"
-                ) from exc
-            except aiohttp.ClientError as exc:
-                raise APIConnectionError(
-                    f"GET {path} failed: {type(exc).__name__}: {_safe_reason(exc)}"
-                ) from exc
-            if status not in _REDIRECTS:
-                return RawResponse(status, resp_headers, body)
-            location = resp_headers.get("Location")
-            if not location:
-                raise InvalidResponseError(
-                    "redirect without a Location header", status=status, path=path
-                )
-            target = str(resp.url.join(URL(location)))
-            if not same_origin(url, target):
-                # Never send the token to another host: stop here instead.
-                raise InvalidResponseError(
-                    "the server redirected to another host; not following it with the token",
-                    status=status,
-                    path=path,
-                )
-            url = target
-        raise InvalidResponseError("too many redirects", path=path)
+        )
+        try:
+            async with request as resp:
+                body = await resp.read()
+        except TimeoutError as exc:
+            raise APITimeoutError(
+                f"GET {path} got no answer within {self._timeout.total:g}s"
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise APIConnectionError(
+                f"GET {path} failed: {type(exc).__name__}: {_safe_reason(exc)}"
+            ) from exc
+        status = resp.status
+        if status not in _REDIRECTS:
+            return RawResponse(status, resp.headers, body)
+        location = resp.headers.get("Location")
+        if not location:
+            raise InvalidResponseError(
+                "redirect without a Location header", status=status, path=path
+            )
+        target = str(resp.url.join(URL(location)))
+        if not same_origin(url, target):
+            # Never send the token to another host: stop here instead.
+            raise InvalidResponseError(
+                "the server redirected to another host; not following it with the token",
+                status=status,
+                path=path,
+            )
+        if _redirects >= _MAX_REDIRECTS:
+            raise InvalidResponseError("too many redirects", path=path)
+        return await self.get(target, path, _redirects + 1)
 
     def redact(self, body: bytes) -> bytes:
         """``body`` with the token blanked out, before any of it is quoted in an exception.
