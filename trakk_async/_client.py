@@ -21,7 +21,7 @@ import orjson
 from . import _converter
 from ._base import Model
 from ._errors import ConfigurationError, InvalidResponseError, TrakkError
-from ._http import RawResponse, Transport
+from ._http import Transport
 from ._models import Me
 from ._protocol import (
     BASE_URL_ENV,
@@ -281,14 +281,13 @@ class TrakkClient:
                 await limiter.acquire()
             started = time.perf_counter()
             try:
-                response = await transport.get(url, path)
+                status, headers, content = await transport.get(url, path)
             except TrakkError as error:
                 failure: TrakkError = error
                 if self._listeners:
                     self._notify(path, attempt, None, error, started)
             else:
-                status = response.status
-                limiter.observe(status, response.headers)
+                limiter.observe(status, headers)
                 if self._listeners:
                     self._notify(path, attempt, status, None, started)
                 if logger.isEnabledFor(logging.DEBUG):
@@ -296,12 +295,12 @@ class TrakkClient:
                     logger.debug("GET %s -> %d in %.1f ms", path, status, elapsed)
                 if status == 200:
                     try:
-                        body = orjson.loads(response.body)
+                        body = orjson.loads(content)
                         break
                     except orjson.JSONDecodeError:
-                        failure = undecodable(200, transport.redact(response.body), path)
+                        failure = undecodable(200, transport.redact(content), path)
                 else:
-                    failure = self._status_error(response, path)
+                    failure = self._status_error(status, headers, content, path)
             delay = self._policy.delay(failure, attempt, self._random)
             if delay is None:
                 raise failure
@@ -363,11 +362,11 @@ class TrakkClient:
         for listener in self._listeners:
             listener(event)
 
-    def _status_error(self, response: RawResponse, path: str) -> TrakkError:
-        status = response.status
+    def _status_error(
+        self, status: int, headers: Mapping[str, str], body: bytes, path: str
+    ) -> TrakkError:
         if status >= 400:
-            body = self._transport.redact(response.body)
-            return error_for_status(status, response.headers, body, path)
+            return error_for_status(status, headers, self._transport.redact(body), path)
         return InvalidResponseError(f"unexpected status {status}", status=status, path=path)
 
 

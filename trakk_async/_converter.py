@@ -274,7 +274,8 @@ def _structure(data: Any, cls: type[T], where: str) -> T:
 def structure_me(body: Any) -> Me:
     """``GET /me``: a bare object."""
     try:
-        return _hook(Me)(body, Me)  # checks that body is an object too
+        me: Me = (_HOOKS.get(Me) or _hook(Me))(body, Me)  # checks that body is an object
+        return me
     except _SHAPE_ERRORS as exc:
         raise _explain(_object(body, "a token"), Me, exc, "$") from None
 
