@@ -296,3 +296,19 @@ async def test_a_poke_while_the_head_is_not_napping_is_not_lost() -> None:
     limiter._poke()
     await asyncio.wait_for(limiter._nap(30.0), 1.0)
     assert slept == []
+
+
+async def test_try_acquire_books_without_waiting_and_never_jumps_the_queue() -> None:
+    vt = VirtualTime()
+    limiter = vt.limiter([(2, 10.0)])
+    assert limiter.try_acquire() is True
+    assert limiter.try_acquire() is True
+    assert limiter.try_acquire() is False  # spent: nothing booked
+    assert limiter.snapshot().windows[0].used == 2
+    waiter = asyncio.ensure_future(limiter.acquire())
+    await vt.settle()
+    vt.now = 10.0  # room again, but a task is queued: it goes first
+    assert limiter.try_acquire() is False
+    await vt.run()
+    await waiter
+    assert limiter.snapshot().windows[0].used == 1

@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 
-from tests.unit.support import Sleeps, error_body, make_client, request_count, url
+from tests.unit.support import OpenLimiter, Sleeps, error_body, make_client, request_count, url
 from trakk_async import (
     APIConnectionError,
     APIError,
@@ -206,3 +206,38 @@ async def test_every_attempt_passes_the_limiter_seam(mock_api: aioresponses) -> 
         await client.me()
     assert limiter.acquired == 3
     assert limiter.observed == [429, 429, 200]
+
+
+class FastPathLimiter(OpenLimiter):
+    """A limiter with the optional synchronous ``try_acquire`` fast path."""
+
+    def __init__(self, grants: list[bool]) -> None:
+        super().__init__()
+        self.grants = grants
+        self.tried = 0
+
+    def try_acquire(self) -> bool:
+        self.tried += 1
+        return self.grants.pop(0)
+
+
+async def test_the_client_uses_try_acquire_first_and_awaits_acquire_only_when_refused(
+    mock_api: aioresponses,
+) -> None:
+    # First attempt: the fast path grants; the retry after a 503: refused, so acquire().
+    fail_then_succeed(mock_api, 1, status=503, body=b"")
+    limiter = FastPathLimiter([True, False])
+    async with make_client(limiter=limiter) as client:
+        assert isinstance(await client.me(), Me)
+    assert (limiter.tried, limiter.acquired) == (2, 1)
+    assert limiter.observed == [503, 200]
+
+
+async def test_a_limiter_without_try_acquire_is_awaited_every_time(
+    mock_api: aioresponses,
+) -> None:
+    fail_then_succeed(mock_api, 2, status=503, body=b"")
+    limiter = OpenLimiter()
+    async with make_client(limiter=limiter) as client:
+        await client.me()
+    assert limiter.acquired == 3
