@@ -51,7 +51,7 @@ Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class RequestAttempt(Model):
     """One request attempt, as reported to :meth:`TrakkClient.add_attempt_listener`.
 

@@ -74,7 +74,7 @@ class ContentScheme(StrEnum):
 # Array schemes ----------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class MetaData(Model):
     """``metadata`` variant (3 per keyword): a meta title and description."""
 
@@ -82,7 +82,7 @@ class MetaData(Model):
     meta_description: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class MetaDataHtml(Model):
     """``metadata`` html variant."""
 
@@ -90,21 +90,21 @@ class MetaDataHtml(Model):
     meta_description: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class H1Headline(Model):
     """``h1_headlines`` variant (3 per keyword)."""
 
     h1: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class H1HeadlineHtml(Model):
     """``h1_headlines`` html variant."""
 
     h1: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class H2TextBlock(Model):
     """``h2_text_blocks`` variant (3 per keyword): a heading and its text."""
 
@@ -112,14 +112,14 @@ class H2TextBlock(Model):
     text: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class H2TextHtml(Model):
     """Rendered heading and text (``h2_text_blocks`` and ``link_blocks`` html)."""
 
     h2_and_text: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class H3TextBlock(Model):
     """``h3_text_blocks`` variant (3 per keyword)."""
 
@@ -127,14 +127,14 @@ class H3TextBlock(Model):
     text: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class H3TextHtml(Model):
     """``h3_text_blocks`` html variant."""
 
     h3_and_text: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class H4TextBlock(Model):
     """``h4_text_blocks`` variant (6 per keyword)."""
 
@@ -142,14 +142,14 @@ class H4TextBlock(Model):
     text: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class H4TextHtml(Model):
     """``h4_text_blocks`` html variant."""
 
     h4_and_text: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class QAPair(Model):
     """One of the 4 question/answer pairs of a ``qa_block``."""
 
@@ -157,14 +157,14 @@ class QAPair(Model):
     answer: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class QAHtml(Model):
     """The single rendered html object of a ``qa_block``."""
 
     qa: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class LinkBlockLink(Model):
     """A link of a ``link_blocks`` variant (not present in its html)."""
 
@@ -172,7 +172,7 @@ class LinkBlockLink(Model):
     url: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class LinkBlock(Model):
     """``link_blocks`` variant (2 per keyword): heading, text and links to wire up."""
 
@@ -184,21 +184,21 @@ class LinkBlock(Model):
 # Object schemes ---------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class SingleTextBlock(Model):
     """``single_text_block`` content."""
 
     text: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class SingleTextHtml(Model):
     """``single_text_block`` html."""
 
     text: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class H2SummaryBlock(Model):
     """``h2_summary_block`` content: a heading and two texts."""
 
@@ -206,14 +206,14 @@ class H2SummaryBlock(Model):
     texts: tuple[str, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class H2SummaryHtml(Model):
     """``h2_summary_block`` html: the two texts rendered."""
 
     texts: tuple[str, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class SubnavigationLink(Model):
     """A link of a ``subnavigation`` block."""
 
@@ -221,21 +221,21 @@ class SubnavigationLink(Model):
     url: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Subnavigation(Model):
     """``subnavigation`` content: links to other keyword pages."""
 
     links: tuple[SubnavigationLink, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class SubnavigationHtml(Model):
     """``subnavigation`` html: one rendered ``<div>``."""
 
     subnavigation: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class BulletPoints(Model):
     """``bullet_points`` content."""
 
@@ -244,14 +244,14 @@ class BulletPoints(Model):
     bullet_points: tuple[str, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class BulletPointsHtml(Model):
     """``bullet_points`` html: one rendered heading and ``<ul>``."""
 
     bullet_points: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class NumberedPoints(Model):
     """``numbered_points`` content."""
 
@@ -260,14 +260,14 @@ class NumberedPoints(Model):
     numbered_points: tuple[str, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class NumberedPointsHtml(Model):
     """``numbered_points`` html: one rendered heading and ``<ol>``."""
 
     numbered_points: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class ImageAltText(Model):
     """``image_alt_text`` content: two search terms and four alt texts."""
 
@@ -275,14 +275,14 @@ class ImageAltText(Model):
     alt_texts: tuple[str, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class ImageAltTextHtml(Model):
     """``image_alt_text`` html: four rendered ``<img>`` tags."""
 
     alt_texts: tuple[str, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class UnknownContent(Model):
     """Content of a scheme this SDK version does not know: the JSON as the server sent it."""
 

@@ -103,7 +103,7 @@ class TokenStatus(StrEnum):
     DISABLED = "disabled"
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Me(Model):
     """The token in use (``GET /me``): ``agency_id`` is None and ``abilities`` is ``("*",)``
     for a super-admin token."""
@@ -120,7 +120,7 @@ class Me(Model):
         return "*" in self.abilities
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class AgencyRef(Model):
     """The ``{id, name}`` agency embedded in a user object."""
 
@@ -128,7 +128,7 @@ class AgencyRef(Model):
     name: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class User(Model):
     """The compact user object (``/users`` and embedded in projects and reports)."""
 
@@ -138,7 +138,7 @@ class User(Model):
     agency: AgencyRef | None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Country(Model):
     """A country (``/countries``), also embedded in a project as ``country``."""
 
@@ -146,7 +146,7 @@ class Country(Model):
     label: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Language(Model):
     """A language (``/languages``), embedded in a project as its text and report language."""
 
@@ -154,14 +154,14 @@ class Language(Model):
     label: str
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class ProjectLinks(Model):
     """A project's ``links``: the URL of its latest report (None without reports)."""
 
     latest_report: str | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class ProjectSummary(Model):
     """One item of the ``/projects`` listing.
 
@@ -181,7 +181,7 @@ class ProjectSummary(Model):
     links: ProjectLinks = ProjectLinks()
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Project(ProjectSummary):
     """A project in detail (``/projects/{id}``): every listing field plus the rest.
 
@@ -207,7 +207,7 @@ class Project(ProjectSummary):
     cache_refreshed_at: datetime | None = attrs.field(default=None, eq=False)
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Report(Model):
     """A report of a project (``/reports``, ``/reports/latest``, ``/reports/last-generated``).
 
@@ -237,7 +237,7 @@ class Report(Model):
         return self.status == ReportStatus.COMPLETED
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Keyword(Model):
     """An active keyword of a project (``/keywords``).
 
@@ -255,7 +255,7 @@ class Keyword(Model):
     content_action_ids: tuple[int, ...]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class ContentLinks(Model):
     """The ``links`` of a content payload."""
 
@@ -264,7 +264,7 @@ class ContentLinks(Model):
     report_pdf: str | None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class ContentSummary(Model):
     """The ``summary`` of a content payload."""
 
@@ -272,7 +272,7 @@ class ContentSummary(Model):
     keywords_with_content: int
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class KeywordContent(Model):
     """One keyword's generated content in a report.
 
@@ -314,7 +314,7 @@ class KeywordContent(Model):
         return (self.content,)
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class ReportContent(Model):
     """A report's generated content (``/reports/{n}/content``).
 
@@ -357,7 +357,7 @@ class ReportContent(Model):
                 yield keyword, variant
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class PageMeta(Model):
     """Laravel pagination ``meta``; every field may be missing on a misbehaving server."""
 
@@ -369,7 +369,7 @@ class PageMeta(Model):
     to: int | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class PageLinks(Model):
     """Laravel pagination ``links`` (URLs of the first, last, previous and next page)."""
 
@@ -379,7 +379,7 @@ class PageLinks(Model):
     next: str | None = None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Page(Model):
     """One page of ``/projects``: its items, ``meta``, ``links`` and cache time."""
 
@@ -394,7 +394,7 @@ class Page(Model):
         return self.meta.current_page if self.meta is not None else None
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Listing(Model, Generic[T]):
     """An unpaginated collection (``{"data": [...]}``), iterable like a tuple.
 

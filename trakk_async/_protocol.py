@@ -256,7 +256,7 @@ def parse_reset(value: str | None) -> datetime | None:
 # --------------------------------------------------------------------------- retries
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class RetryPolicy(Model):
     """When and how long to wait before retrying a GET.
 

@@ -87,7 +87,7 @@ def check_margin(margin: float | None) -> float | None:
 # --------------------------------------------------------------------------- headers
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Observation(Model):
     """What one response says about the token's budget (see :func:`read_headers`).
 
@@ -225,7 +225,7 @@ def window_for_pause(pause: float, seconds: Sequence[float]) -> int:
 # --------------------------------------------------------------------------- windows
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class WindowState(Model):
     """One window as the limiter sees it at ``now`` (the snapshot's per-window part)."""
 

@@ -50,7 +50,7 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class WindowSnapshot(Model):
     """One window of a :class:`RateLimitSnapshot`.
 
@@ -66,7 +66,7 @@ class WindowSnapshot(Model):
     resets_in: float
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class RateLimitSnapshot(Model):
     """The token's budget as the limiter sees it now (``client.rate_limit``).
 

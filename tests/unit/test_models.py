@@ -347,3 +347,25 @@ def test_models_share_one_repr_in_attrs_format() -> None:
     for obj in objects:
         assert repr(obj) == _attrs_repr_of(obj)
     assert repr(project.country) == "Country(id=81, label='Germany')"
+
+
+def test_models_share_one_eq_and_hash_with_attrs_semantics() -> None:
+    project = conv.structure_single(samples.load("project_detail"), cls=Project)
+    same = attrs.evolve(project)
+    assert same is not project
+    assert same == project
+    assert hash(same) == hash(project)
+    assert (same != project) is False  # __ne__ too
+    # A field that takes part in equality changes it; cache_refreshed_at (eq=False) does not.
+    renamed = attrs.evolve(project, name="Other")
+    assert renamed != project
+    refreshed = attrs.evolve(project, cache_refreshed_at=None)
+    assert refreshed == project
+    assert hash(refreshed) == hash(project)
+    # Same fields, another class: never equal (attrs compares classes exactly).
+    summary_fields = {f.name: getattr(project, f.name) for f in attrs.fields(ProjectSummary)}
+    assert ProjectSummary(**summary_fields) != project
+    assert project.__eq__(object()) is NotImplemented
+    # Usable as dict keys and in sets, deduplicated by value.
+    assert len({project, same, refreshed, renamed}) == 2
+    assert len({Country(id=1, label="A"), Country(id=1, label="A"), Country(id=2, label="A")}) == 2
