@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import typing
 from datetime import UTC, date, datetime
 from typing import Any
@@ -366,6 +367,7 @@ def test_models_share_one_eq_and_hash_with_attrs_semantics() -> None:
     summary_fields = {f.name: getattr(project, f.name) for f in attrs.fields(ProjectSummary)}
     assert ProjectSummary(**summary_fields) != project
     assert project.__eq__(object()) is NotImplemented
+    assert pickle.loads(pickle.dumps(project)) == project
     # Usable as dict keys and in sets, deduplicated by value.
     assert len({project, same, refreshed, renamed}) == 2
     assert len({Country(id=1, label="A"), Country(id=1, label="A"), Country(id=2, label="A")}) == 2
