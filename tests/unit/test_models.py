@@ -335,7 +335,10 @@ def test_models_share_one_repr_in_attrs_format() -> None:
     # The models use Model.__repr__ instead of one generated per class (import time).
     project = conv.structure_single(samples.load("project_detail"), cls=Project)
     content = conv.structure_report_content(samples.load("content_h4_text_blocks"))
-    objects = [
+    variants = content.keywords[0].content
+    assert isinstance(variants, tuple)  # h4 content is an array
+    assert variants
+    objects: list[object] = [
         conv.structure_me(samples.load("me")),
         project,
         project.managing_user,
@@ -343,7 +346,7 @@ def test_models_share_one_repr_in_attrs_format() -> None:
         *conv.structure_page(samples.load("projects_page")).items,
         content,
         content.keywords[0],
-        *content.keywords[0].content,
+        *variants,
     ]
     for obj in objects:
         assert repr(obj) == _attrs_repr_of(obj)
