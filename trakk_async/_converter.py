@@ -274,8 +274,7 @@ def _structure(data: Any, cls: type[T], where: str) -> T:
 def structure_me(body: Any) -> Me:
     """``GET /me``: a bare object."""
     try:
-        me: Me = (_HOOKS.get(Me) or _hook(Me))(body, Me)  # checks that body is an object
-        return me
+        return _hook(Me)(body, Me)  # checks that body is an object too
     except _SHAPE_ERRORS as exc:
         raise _explain(_object(body, "a token"), Me, exc, "$") from None
 

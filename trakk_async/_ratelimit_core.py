@@ -121,41 +121,20 @@ def _number(value: str | None) -> float | None:
 
 
 def _count(value: str | None, minimum: int) -> int | None:
-    if value is None:
-        return None
-    if value.isdigit() and value.isascii():  # the usual case, "60": one int()
-        count = int(value)
-    else:
-        number = _number(value)
-        if number is None:
-            return None
-        count = int(number)
-    return count if count >= minimum else None
+    number = _number(value)
+    return int(number) if number is not None and number >= minimum else None
 
 
 def read_counts(headers: Mapping[str, str]) -> tuple[int | None, int | None]:
     """``X-RateLimit-Limit`` (>= 1) and ``X-RateLimit-Remaining`` (>= 0) of a response.
 
-    Either is None when absent or not a number. This runs on every response, so the
-    usual pair of digit strings is read inline.
+    Either is None when absent or not a number. (The per-response fast path is
+    :meth:`LimiterCore.observe_ok`; this is the general reading.)
     """
-    limit = headers.get("X-RateLimit-Limit")
-    if limit is None:
-        limit = headers.get("x-ratelimit-limit")  # plain dicts, lower-casing proxies
-    remaining = headers.get("X-RateLimit-Remaining")
-    if remaining is None:
-        remaining = headers.get("x-ratelimit-remaining")
-    if (
-        limit is not None
-        and remaining is not None
-        and limit.isdigit()
-        and remaining.isdigit()
-        and limit.isascii()
-        and remaining.isascii()
-    ):
-        limit_n = int(limit)
-        return (limit_n if limit_n >= 1 else None), int(remaining)
-    return _count(limit, 1), _count(remaining, 0)
+    return (
+        _count(_header(headers, "X-RateLimit-Limit"), 1),
+        _count(_header(headers, "X-RateLimit-Remaining"), 0),
+    )
 
 
 def read_headers(
@@ -371,11 +350,7 @@ class LimiterCore:
                 entries.popleft()
             if len(entries) >= window.limit:
                 return False
-        if self._resuming:
-            self.grant(now)  # the first request after a pause: see grant()
-            return True
-        for window in self.logs:
-            window.log.append(now)
+        self.grant(now)
         return True
 
     def projected(self, now: float, ahead: int) -> float:
@@ -442,30 +417,15 @@ class LimiterCore:
         self.observe(now, read_headers(200, headers, wall=0.0, longest=self.longest))
 
     def observe_counts(self, now: float, limit: int | None, remaining: int | None) -> None:
-        """Mirror a successful (not 429) answer's ``X-RateLimit-Limit``/``-Remaining``.
-
-        The same as :meth:`observe` with an :class:`Observation` without a pause, written
-        out for the usual answer (a current limit, nothing foreign): it runs on every
-        response.
-        """
+        """Mirror a successful (not 429) answer's ``X-RateLimit-Limit``/``-Remaining``:
+        what :meth:`observe` does with an :class:`Observation` without a pause."""
         self.probe_until = None
         if limit is None:
             return
-        for log in self.logs:
-            if log.limit == limit:
-                break
-        else:
-            index = self._window_named(limit)
-            self._correct(index, limit)
-            log = self.logs[index]
-        if remaining is None:
-            return
-        entries = log.log
-        horizon = now - log.span  # exactly as expire()
-        while entries and entries[0] <= horizon:
-            entries.popleft()
-        if limit - remaining > len(entries):
-            self._mirror(log, now, remaining)
+        index = self._window_named(limit)
+        self._correct(index, limit)
+        if remaining is not None:
+            self._mirror(self.logs[index], now, remaining)
 
     def _window_named(self, limit: int) -> int:
         # The usual answer names a current limit exactly: find it without allocating.
