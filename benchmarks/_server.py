@@ -1,8 +1,8 @@
 """A FakeTrakk in its own process for the benchmarks (so the server's CPU is not ours).
 
 Started by the benchmarks as ``python benchmarks/_server.py [projects]``: it prints one
-JSON line (base_url, token, raw_token, more_tokens, content_project, content_report) and serves until its stdin
-closes. Rate limits are wide open; one project has 200 keywords and a completed
+JSON line (base_url, token, raw_token, more_tokens, content_project, content_report) and
+serves until its stdin closes. Rate limits are wide open; one project has 200 keywords and a completed
 ``h4_text_blocks`` report (report 15).
 """
 
