@@ -27,7 +27,7 @@ WATCH = ("trakk_async", "aiohttp", "cattrs", "attrs", "orjson", "yarl", "trakk_a
 
 FIRST_RESPONSE = (
     "import time; t = time.perf_counter(); import trakk_async; "
-    "from trakk_async import _converter; _converter.structure_me({'id': 1, 'name': 'n', "
+    "from trakk_async._models import converter as _converter; _converter.structure_me({'id': 1, 'name': 'n', "
     "'agency_id': None, 'status': 'active', 'abilities': ['*']}); "
     "print(time.perf_counter() - t)"
 )

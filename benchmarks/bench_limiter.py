@@ -32,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from trakk_async._ratelimit_core import LimiterCore  # noqa: E402
 from trakk_async.ratelimit import TokenBucketLimiter  # noqa: E402
+from trakk_async.ratelimit._core import LimiterCore  # noqa: E402
 
 HEADERS = {"X-RateLimit-Limit": "1000000000", "X-RateLimit-Remaining": "999999999"}
 

@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _payloads import encoded, h4_content, project_page
 
-from trakk_async import _converter
-from trakk_async._models import Page, ProjectSummary
+from trakk_async._models import converter as _converter
+from trakk_async._models.objects import Page, ProjectSummary
 
 # -- msgspec --------------------------------------------------------------------------
 

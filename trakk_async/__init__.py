@@ -21,8 +21,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._client import RequestAttempt, TrakkClient
-from ._content import (
+from trakk_async._client.client import RequestAttempt, TrakkClient
+from trakk_async._client.pager import ProjectPager
+from trakk_async._core.errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    InternalServerError,
+    InvalidResponseError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ReportFailedError,
+    TrakkError,
+    UnprocessableEntityError,
+    WaitTimeoutError,
+)
+from trakk_async._models.content import (
     BulletPoints,
     BulletPointsHtml,
     ContentItem,
@@ -55,25 +74,7 @@ from ._content import (
     SubnavigationLink,
     UnknownContent,
 )
-from ._errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConfigurationError,
-    InternalServerError,
-    InvalidResponseError,
-    MethodNotAllowedError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    ReportFailedError,
-    TrakkError,
-    UnprocessableEntityError,
-    WaitTimeoutError,
-)
-from ._models import (
+from trakk_async._models.objects import (
     AgencyRef,
     ApprovedStatus,
     ContentLinks,
@@ -98,11 +99,10 @@ from ._models import (
     TokenStatus,
     User,
 )
-from ._pagination import ProjectPager
-from .ratelimit import RateLimiter, RateLimitSnapshot, TokenBucketLimiter, WindowSnapshot
+from trakk_async.ratelimit import RateLimiter, RateLimitSnapshot, TokenBucketLimiter, WindowSnapshot
 
 if TYPE_CHECKING:
-    from ._redis_limiter import RedisRateLimiter
+    from trakk_async.ratelimit._redis import RedisRateLimiter
 
 __version__ = "0.1.0"
 
@@ -192,7 +192,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # RedisRateLimiter imports redis, an optional dependency: only when asked for.
     if name == "RedisRateLimiter":
-        from ._redis_limiter import RedisRateLimiter
+        from trakk_async.ratelimit._redis import RedisRateLimiter
 
         return RedisRateLimiter
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,7 +27,7 @@ from trakk_async import (
     TrakkClient,
     User,
 )
-from trakk_async._content import SCHEMES
+from trakk_async._models.content import SCHEMES
 from trakk_async.ratelimit import TokenBucketLimiter
 from trakk_async.testing import FakeTrakk
 

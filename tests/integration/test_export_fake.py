@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from trakk_async import AuthenticationError, TokenBucketLimiter, TrakkClient
-from trakk_async import _export_files as files
 from trakk_async.export import ExportProgress, ExportSummary, export_projects
+from trakk_async.export import _files as files
 from trakk_async.testing import FakeTrakk
 
 pytestmark = pytest.mark.integration

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from tests.redis_server import redis_server
 from trakk_async import TrakkClient
-from trakk_async._errors import APIConnectionError, RateLimitError
+from trakk_async._core.errors import APIConnectionError, RateLimitError
 from trakk_async.ratelimit import RateLimiter, TokenBucketLimiter
 from trakk_async.testing import FakeTrakk
 

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from trakk_async import TrakkClient
-from trakk_async._errors import (
+from trakk_async._client.polling import wait_for_completion
+from trakk_async._core.errors import (
     NotFoundError,
     ReportFailedError,
     TrakkError,
     WaitTimeoutError,
 )
-from trakk_async._polling import wait_for_completion
 from trakk_async.ratelimit import TokenBucketLimiter
 from trakk_async.testing import FakeTrakk
 

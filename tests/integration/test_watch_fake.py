@@ -19,7 +19,7 @@ import pytest
 
 from tests.redis_server import redis_server
 from trakk_async import TrakkClient
-from trakk_async._errors import AuthenticationError
+from trakk_async._core.errors import AuthenticationError
 from trakk_async.ratelimit import TokenBucketLimiter
 from trakk_async.testing import FakeTrakk
 from trakk_async.watch import (

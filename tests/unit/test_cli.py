@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from trakk_async.cli import _duration, cli, summary_line
+from trakk_async.cli._commands import _duration, cli, summary_line
 from trakk_async.export import ExportSummary
 
 

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import samples
-from trakk_async import _converter as conv
-from trakk_async._content import ContentScheme
-from trakk_async._models import Country, Keyword, Language, Project, Report, User
+from trakk_async._models import converter as conv
+from trakk_async._models.content import ContentScheme
+from trakk_async._models.objects import Country, Keyword, Language, Project, Report, User
 
 Structure = Callable[[Any], Any]
 

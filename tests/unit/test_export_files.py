@@ -9,8 +9,13 @@ import orjson
 import pytest
 
 from trakk_async import RequestAttempt
-from trakk_async import _export_files as files
-from trakk_async.export import _CURRENT_EXPORT, _AttemptCounter, _content_numbers, _fingerprint
+from trakk_async.export import _files as files
+from trakk_async.export._export import (
+    _CURRENT_EXPORT,
+    _AttemptCounter,
+    _content_numbers,
+    _fingerprint,
+)
 
 
 def test_dump_is_stable_and_sorted() -> None:

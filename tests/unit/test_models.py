@@ -11,9 +11,9 @@ import attrs
 import pytest
 
 from tests import samples
-from trakk_async import _converter as conv
-from trakk_async._content import SCHEMES, ContentScheme, UnknownContent
-from trakk_async._models import (
+from trakk_async._models import converter as conv
+from trakk_async._models.content import SCHEMES, ContentScheme, UnknownContent
+from trakk_async._models.objects import (
     AgencyRef,
     ApprovedStatus,
     Country,

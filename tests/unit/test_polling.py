@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trakk_async._polling import CAP_FACTOR, JITTER, PollSchedule
+from trakk_async._client.polling import CAP_FACTOR, JITTER, PollSchedule
 
 
 def test_running_is_short_pending_is_long() -> None:

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trakk_async import _protocol as p
-from trakk_async._errors import (
+from trakk_async._core.errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
@@ -25,6 +24,7 @@ from trakk_async._errors import (
     RateLimitError,
     UnprocessableEntityError,
 )
+from trakk_async._protocol import core as p
 
 
 def envelope(code: str, message: str) -> bytes:

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from trakk_async._errors import RateLimitError
+from trakk_async._core.errors import RateLimitError
 from trakk_async.ratelimit import (
     RateLimiter,
     RateLimitSnapshot,
@@ -277,7 +277,7 @@ def test_redis_is_imported_only_for_a_redis_limiter() -> None:
         "import sys, trakk_async.ratelimit as r; "
         "assert 'redis' not in sys.modules; "
         "cls = r.RedisRateLimiter; assert cls.__name__ == 'RedisRateLimiter'; "
-        "import trakk_async._redis_limiter; print('ok')"
+        "import trakk_async.ratelimit._redis; print('ok')"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"

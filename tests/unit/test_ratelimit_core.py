@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trakk_async._ratelimit_core import (
+from trakk_async.ratelimit._core import (
     MAX_MIRRORED,
     RETRY_AFTER_SAFETY,
     LimiterCore,

@@ -9,7 +9,7 @@ from pathlib import Path
 import fakeredis
 import pytest
 
-from trakk_async._watch_checkpoint import (
+from trakk_async.watch._checkpoint import (
     Checkpoint,
     MemoryCheckpoint,
     RedisCheckpoint,

@@ -12,7 +12,7 @@ from typing import Any, cast
 import attrs
 import pytest
 
-from trakk_async._errors import (
+from trakk_async._core.errors import (
     AuthenticationError,
     InternalServerError,
     NotFoundError,

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from trakk_async._watch_plan import (
+from trakk_async.watch._plan import (
     DEFAULT_WINDOW,
     Pacer,
     backoff,

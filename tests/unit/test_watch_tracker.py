@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from trakk_async._watch_checkpoint import Seen
-from trakk_async._watch_tracker import (
+from trakk_async.watch._checkpoint import Seen
+from trakk_async.watch._tracker import (
     Change,
     Hint,
     Job,

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import attrs
 
-from ._base import Model
+from trakk_async._core.model import Model
 
 __all__ = [
     "SCHEMES",

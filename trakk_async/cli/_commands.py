@@ -1,20 +1,4 @@
-"""``trakk``: the Trakk Agency API from a shell, bulk export, a watcher and a demo.
-
-::
-
-    $ trakk demo                                   # no token, no network: a guided tour
-    $ export TRAKK_API_TOKEN=...
-    $ trakk me
-    $ trakk projects --status active --json | jq .name
-    $ trakk reports 42
-    $ trakk content 42 3 --variant 2
-    $ trakk export backup/ --resume
-    $ trakk watch --checkpoint seen.db --exec ./publish.sh
-
-Exit codes: 0 ok, 1 an API, network or disk error (one line on stderr, no traceback, no
-token), 2 a usage error (including a missing token). Tables and colours only go to a
-terminal; piped output is plain.
-"""
+"""The ``trakk`` commands and their shared renderers (see the package docstring)."""
 
 from __future__ import annotations
 
@@ -33,13 +17,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from ._client import TrakkClient
-from ._errors import ConfigurationError, TrakkError
-from ._models import KeywordContent, Me, ProjectSummary, Report, ReportContent
-from ._protocol import BASE_URL_ENV, TOKEN_ENV
-from .export import ExportProgress, ExportSummary, export_projects
-from .ratelimit import TokenBucketLimiter
-from .watch import ReportAdvanced, SQLiteCheckpoint
+from trakk_async._client.client import TrakkClient
+from trakk_async._core.errors import ConfigurationError, TrakkError
+from trakk_async._models.objects import KeywordContent, Me, ProjectSummary, Report, ReportContent
+from trakk_async._protocol.core import BASE_URL_ENV, TOKEN_ENV
+from trakk_async.export import ExportProgress, ExportSummary, export_projects
+from trakk_async.ratelimit import TokenBucketLimiter
+from trakk_async.watch import ReportAdvanced, SQLiteCheckpoint
 
 __all__ = ["cli", "main"]
 
@@ -593,7 +577,7 @@ async def _exec(command: str, line: str) -> int:
 )
 def demo(export_count: int) -> None:
     """A tour against an embedded fake Trakk server: no token, no network."""
-    from ._demo import run_demo
+    from trakk_async.cli._demo import run_demo
 
     try:
         asyncio.run(run_demo(_console(), export_count=export_count))
@@ -608,7 +592,3 @@ def demo(export_count: int) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``trakk`` console script."""
     cli.main(args=argv, prog_name="trakk")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,15 +1,5 @@
-"""Client-side rate limiting: never a 429 on 60/minute *and* 1,000/hour.
-
-The client calls :meth:`RateLimiter.acquire` before it sends each request (every retry
-too) and :meth:`RateLimiter.observe` once the response's status and headers arrived.
-
-:class:`TokenBucketLimiter` is the default, in one process: a bucket per window whose
-tokens come back ``seconds + margin`` after they were spent (a sliding log), so the full
-burst is available at once yet no interval of a window's length ever holds more than its
-limit, whatever the server's fixed windows look like. It mirrors ``X-RateLimit-Limit`` /
-``X-RateLimit-Remaining`` and pauses every task after a 429. :class:`RedisRateLimiter`
-shares one budget between processes and machines through Redis (``trakk_async[redis]``).
-"""
+"""The in-process limiter (:class:`TokenBucketLimiter`), the waiting queue it shares with
+the Redis limiter, the limiter protocol and its snapshot values."""
 
 from __future__ import annotations
 
@@ -20,29 +10,20 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import attrs
 
-from ._base import Model
-from ._errors import RateLimitError
-from ._ratelimit_core import (
+from trakk_async._core.errors import RateLimitError
+from trakk_async._core.model import Model
+from trakk_async.ratelimit._core import (
     DEFAULT_WINDOWS,
     LimiterCore,
     WindowState,
     read_headers,
 )
 
-if TYPE_CHECKING:
-    from ._redis_limiter import RedisRateLimiter
-
-__all__ = [
-    "RateLimitSnapshot",
-    "RateLimiter",
-    "RedisRateLimiter",
-    "TokenBucketLimiter",
-    "WindowSnapshot",
-]
+__all__ = ["RateLimitSnapshot", "RateLimiter", "TokenBucketLimiter", "WindowSnapshot"]
 
 logger = logging.getLogger("trakk_async.ratelimit")
 
@@ -332,12 +313,3 @@ class TokenBucketLimiter(_FairQueue):
             waiting=len(self._waiters),
             available_in=self._core.free_at(now) - now,
         )
-
-
-def __getattr__(name: str) -> Any:
-    # RedisRateLimiter lives in its own module so that `redis` stays an optional import.
-    if name == "RedisRateLimiter":
-        from ._redis_limiter import RedisRateLimiter
-
-        return RedisRateLimiter
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,10 +16,9 @@ import attrs
 from rich.console import Console
 from rich.rule import Rule
 
-from ._client import TrakkClient
-from ._export_files import INDEX_FILE
-from ._models import KeywordContent, ReportContent
-from .cli import (
+from trakk_async._client.client import TrakkClient
+from trakk_async._models.objects import KeywordContent, ReportContent
+from trakk_async.cli._commands import (
     event_json,
     export_with_progress,
     json_line,
@@ -28,9 +27,10 @@ from .cli import (
     render_projects,
     summary_line,
 )
-from .ratelimit import TokenBucketLimiter
-from .testing import FakeTrakk
-from .watch import ReportAdvanced
+from trakk_async.export._files import INDEX_FILE
+from trakk_async.ratelimit import TokenBucketLimiter
+from trakk_async.testing import FakeTrakk
+from trakk_async.watch import ReportAdvanced
 
 #: The fake's windows, and the client limiter's: 40 a second, 600 in ten seconds.
 DEMO_LIMITS: Final = ((40, 1.0), (600, 10.0))

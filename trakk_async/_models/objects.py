@@ -14,7 +14,7 @@ Shapes follow ``trakk-api-reference.md``. Rules that hold for every class here:
   It never takes part in equality.
 
 Content variants (the per-scheme shapes of ``keywords[].content`` and ``.html``) live in
-:mod:`trakk_async._content`.
+:mod:`trakk_async._models.content`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from typing import Generic, TypeVar, overload
 
 import attrs
 
-from ._base import Model
-from ._content import ContentItem, ContentScheme, HtmlItem
+from trakk_async._core.model import Model
+from trakk_async._models.content import ContentItem, ContentScheme, HtmlItem
 
 __all__ = [
     "AgencyRef",

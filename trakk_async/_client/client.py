@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 import attrs
 import orjson
 
-from . import _converter
-from ._base import Model
-from ._errors import ConfigurationError, InvalidResponseError, TrakkError
-from ._http import Transport
-from ._models import Me
-from ._protocol import (
+from trakk_async._core.errors import ConfigurationError, InvalidResponseError, TrakkError
+from trakk_async._core.model import Model
+from trakk_async._models import converter as _converter
+from trakk_async._models.objects import Me
+from trakk_async._protocol.core import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
     TOKEN_ENV,
@@ -34,14 +33,22 @@ from ._protocol import (
     normalize_base_url,
     undecodable,
 )
-from .ratelimit import RateLimiter, TokenBucketLimiter
+from trakk_async._transport.http import Transport
+from trakk_async.ratelimit import RateLimiter, TokenBucketLimiter
 
 if TYPE_CHECKING:
     import aiohttp
 
-    from ._resources import Countries, Keywords, Languages, Projects, Reports, Users
-    from .ratelimit import RateLimitSnapshot
-    from .watch import Checkpoint, ReportWatcher
+    from trakk_async._client.resources import (
+        Countries,
+        Keywords,
+        Languages,
+        Projects,
+        Reports,
+        Users,
+    )
+    from trakk_async.ratelimit import RateLimitSnapshot
+    from trakk_async.watch import Checkpoint, ReportWatcher
 
 __version__: Final = "0.1.0"
 
@@ -162,7 +169,14 @@ class TrakkClient:
         self._random = _random or random.random
         self._closed = False
 
-        from ._resources import Countries, Keywords, Languages, Projects, Reports, Users
+        from trakk_async._client.resources import (
+            Countries,
+            Keywords,
+            Languages,
+            Projects,
+            Reports,
+            Users,
+        )
 
         self.projects = Projects(self)
         self.reports = Reports(self)
@@ -240,7 +254,7 @@ class TrakkClient:
                 async for event in w:
                     print(event.project_id, event.report.report_number)
         """
-        from .watch import ReportWatcher
+        from trakk_async.watch import ReportWatcher
 
         self._ensure_open()
         return ReportWatcher(

@@ -9,14 +9,24 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from . import _converter
-from ._models import Country, Keyword, Language, Listing, Page, Project, Report, ReportContent, User
-from ._pagination import ProjectPager
-from ._polling import DEFAULT_STUCK_AFTER, wait_for_completion
-from ._protocol import check_id, check_report_number, project_list_params
+from trakk_async._client.pager import ProjectPager
+from trakk_async._client.polling import DEFAULT_STUCK_AFTER, wait_for_completion
+from trakk_async._models import converter as _converter
+from trakk_async._models.objects import (
+    Country,
+    Keyword,
+    Language,
+    Listing,
+    Page,
+    Project,
+    Report,
+    ReportContent,
+    User,
+)
+from trakk_async._protocol.core import check_id, check_report_number, project_list_params
 
 if TYPE_CHECKING:
-    from ._client import TrakkClient
+    from trakk_async._client.client import TrakkClient
 
 
 class _Resource:

@@ -15,7 +15,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Final
 
-from ._models import Page, ProjectSummary
+from trakk_async._models.objects import Page, ProjectSummary
 
 logger = logging.getLogger("trakk_async")
 

@@ -23,8 +23,8 @@ from typing import Final, Literal
 
 import attrs
 
-from ._watch_checkpoint import Seen
-from ._watch_plan import Strategy, backoff, in_shard
+from trakk_async.watch._checkpoint import Seen
+from trakk_async.watch._plan import Strategy, backoff, in_shard
 
 logger = logging.getLogger("trakk_async")
 

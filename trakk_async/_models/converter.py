@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, Union, get_args, get_orig
 
 import attrs
 
-from ._content import SCHEMES, ContentScheme, UnknownContent
-from ._models import (
+from trakk_async._models.content import SCHEMES, ContentScheme, UnknownContent
+from trakk_async._models.objects import (
     ApprovedStatus,
     ContentLinks,
     ContentSummary,
@@ -44,7 +44,7 @@ from ._models import (
     TokenStatus,
     User,
 )
-from ._structgen import make_structure_fn, parse_date
+from trakk_async._models.structgen import make_structure_fn, parse_date
 
 if TYPE_CHECKING:
     import cattrs

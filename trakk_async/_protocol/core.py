@@ -18,8 +18,7 @@ import attrs
 import orjson
 from yarl import URL
 
-from ._base import Model
-from ._errors import (
+from trakk_async._core.errors import (
     APIConnectionError,
     APIError,
     AuthenticationError,
@@ -33,6 +32,7 @@ from ._errors import (
     RateLimitError,
     UnprocessableEntityError,
 )
+from trakk_async._core.model import Model
 
 DEFAULT_BASE_URL: Final = "https://admin.trakk.ai/api/v1"
 TOKEN_ENV: Final = "TRAKK_API_TOKEN"

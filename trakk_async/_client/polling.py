@@ -15,11 +15,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final
 
-from ._errors import NotFoundError, ReportFailedError, WaitTimeoutError
+from trakk_async._core.errors import NotFoundError, ReportFailedError, WaitTimeoutError
 
 if TYPE_CHECKING:
-    from ._client import TrakkClient
-    from ._models import Report
+    from trakk_async._client.client import TrakkClient
+    from trakk_async._models.objects import Report
 
 logger = logging.getLogger("trakk_async")
 

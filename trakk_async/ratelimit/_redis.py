@@ -22,8 +22,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from ._errors import APIConnectionError
-from ._ratelimit_core import (
+from trakk_async._core.errors import APIConnectionError
+from trakk_async.ratelimit._core import (
     DEFAULT_WINDOWS,
     PROBE_TIMEOUT,
     check_margin,
@@ -33,7 +33,7 @@ from ._ratelimit_core import (
     window_for_limit,
     window_for_pause,
 )
-from .ratelimit import (
+from trakk_async.ratelimit._local import (
     Clock,
     RateLimitSnapshot,
     Sleep,

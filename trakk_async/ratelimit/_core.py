@@ -20,7 +20,7 @@ from typing import Final
 
 import attrs
 
-from ._base import Model
+from trakk_async._core.model import Model
 
 #: Trakk's default throttle: 60 requests per minute and 1,000 per hour.
 DEFAULT_WINDOWS: Final[tuple[tuple[int, float], ...]] = ((60, 60.0), (1000, 3600.0))

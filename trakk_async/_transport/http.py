@@ -14,8 +14,8 @@ from typing import Final
 import aiohttp
 from yarl import URL
 
-from ._errors import APIConnectionError, APITimeoutError, InvalidResponseError
-from ._protocol import same_origin
+from trakk_async._core.errors import APIConnectionError, APITimeoutError, InvalidResponseError
+from trakk_async._protocol.core import same_origin
 
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS: Final = 5

@@ -1,0 +1,1 @@
+"""The client, its resource namespaces, the project pager and the report poller."""

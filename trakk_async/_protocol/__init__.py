@@ -1,0 +1,1 @@
+"""The Trakk protocol without I/O: arguments, URLs, error responses, the retry policy."""
