@@ -70,17 +70,28 @@ def test_refused_requests_count_against_no_window() -> None:
     assert throttle.hit().allowed
     blocked = throttle.hit()
     assert not blocked.allowed
-    assert blocked.limit == 3
     assert blocked.window_seconds == 100.0
+    # The headers still describe the short window, which has room: Trakk's documented
+    # semantics, where only Retry-After / X-RateLimit-Reset tell that the long one ran out.
+    assert (blocked.limit, blocked.remaining) == (2, 1)
 
 
-def test_headers_describe_the_window_with_fewest_left() -> None:
+def test_headers_always_describe_the_minute_window() -> None:
     clock = FakeClock()
     throttle = make([(60, 60.0), (1000, 3600.0)], clock)
     first = throttle.hit()
     assert first.headers() == {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59"}
-    throttle = make([(60, 60.0), (3, 3600.0)], clock)
-    assert throttle.hit().headers() == {"X-RateLimit-Limit": "3", "X-RateLimit-Remaining": "2"}
+    # An hour window with fewer requests left is never announced on a success.
+    throttle = make([(3, 3600.0), (60, 60.0)], clock)
+    assert throttle.hit().headers() == {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59"}
+
+
+def test_unlimited_token_gets_no_rate_limit_headers() -> None:
+    throttle = make([], FakeClock())
+    decisions = [throttle.hit() for _ in range(10_000)]
+    assert all(d.allowed for d in decisions)
+    assert decisions[-1].headers() == {}
+    assert throttle.limits == []
 
 
 def test_429_reports_the_exhausted_window_reset_in_whole_seconds() -> None:
@@ -92,14 +103,15 @@ def test_429_reports_the_exhausted_window_reset_in_whole_seconds() -> None:
     clock.now += 0.25
     refused = throttle.hit()
     assert not refused.allowed
-    assert refused.limit == 2
-    assert refused.remaining == 0
+    assert refused.window_seconds == 3600.0
+    assert (refused.limit, refused.remaining) == (60, 58)  # the minute window, as documented
     assert refused.retry_after == 3600  # ceil(3600 - 0.75)
     assert refused.reset_at == 1_800_003_600  # wall time at which the hour window opened + 3600
     headers = refused.headers()
     assert headers["Retry-After"] == "3600"
     assert headers["X-RateLimit-Reset"] == "1800003600"
-    assert headers["X-RateLimit-Remaining"] == "0"
+    assert headers["X-RateLimit-Limit"] == "60"
+    assert headers["X-RateLimit-Remaining"] == "58"
 
 
 def test_minute_window_exhausted_reports_minute_reset() -> None:
@@ -109,7 +121,8 @@ def test_minute_window_exhausted_reports_minute_reset() -> None:
     throttle.hit()
     clock.now += 20.0
     refused = throttle.hit()
-    assert (refused.limit, refused.retry_after) == (2, 40)
+    assert (refused.limit, refused.remaining, refused.retry_after) == (2, 0, 40)
+    assert refused.window_seconds == 60.0
 
 
 def test_max_in_window_tracks_busiest_window() -> None:
@@ -123,7 +136,7 @@ def test_max_in_window_tracks_busiest_window() -> None:
     assert throttle.max_in_window == {1.0: 10, 60.0: 17}
 
 
-@pytest.mark.parametrize("limits", [[], [(0, 1.0)], [(5, 0.0)], [(5, -1.0)]])
+@pytest.mark.parametrize("limits", [[(0, 1.0)], [(5, 0.0)], [(5, -1.0)]])
 def test_invalid_limits_are_rejected(limits: list[tuple[int, float]]) -> None:
     with pytest.raises(ValueError, match="limit"):
         Throttle(limits)

@@ -121,7 +121,8 @@ class FakeTrakk:
         projects: how many projects to generate (1 to 10,000 is the tested range).
         agencies: how many agencies share them; the first owns the most.
         today: the fake's "today" for ``/reports/latest`` (UTC today by default).
-        rate_limits: ``(limit, seconds)`` fixed windows every new token gets.
+        rate_limits: ``(limit, seconds)`` fixed windows every new token gets; none (``()``)
+            makes tokens unlimited, answered without rate-limit headers.
         clock: monotonic seconds for the rate-limit windows.
         wall: Unix seconds for ``X-RateLimit-Reset``.
     """

@@ -6,6 +6,12 @@ may send ``limit`` requests at the end of one window and ``limit`` more at the s
 the next. When several limits apply, a request is refused as soon as one of them is
 exhausted, and a refused request counts against none of them.
 
+The headers follow Trakk's documentation: ``X-RateLimit-Limit`` / ``X-RateLimit-Remaining``
+always describe the shortest (per-minute) window, so the hourly limit is never announced
+on a successful response; ``Retry-After`` and ``X-RateLimit-Reset`` come only with a 429
+and name the window that was exhausted (the hour's when the hour ran out). A token with
+no windows is unlimited and gets no rate-limit headers.
+
 Time comes from an injected monotonic ``clock`` (for window arithmetic) and ``wall``
 (Unix time, only for the ``X-RateLimit-Reset`` header), so tests of hour-long windows
 run in microseconds.
@@ -46,21 +52,28 @@ class _Window:
 class Decision:
     """The outcome of one request against a token's limits.
 
-    ``limit`` and ``remaining`` describe the window with the fewest requests left (the
-    exhausted one when ``allowed`` is false). ``retry_after`` (whole seconds, rounded up)
-    and ``reset_at`` (Unix epoch seconds) are set only on a refusal.
+    ``limit`` and ``remaining`` describe the token's *shortest* window (the minute window
+    on Trakk), on every response, whatever the longer windows hold: that is what
+    ``X-RateLimit-Limit`` / ``X-RateLimit-Remaining`` say on Trakk. When ``allowed`` is
+    false, ``window_seconds`` is the exhausted window (the one that frees last when
+    several are), and ``retry_after`` (whole seconds, rounded up, at least 1) and
+    ``reset_at`` (Unix seconds) tell when it resets. A token without limits (unlimited)
+    gets ``limit`` and ``remaining`` None: no rate-limit headers at all.
     """
 
     allowed: bool
-    limit: int
-    remaining: int
-    window_seconds: float
+    limit: int | None
+    remaining: int | None
+    window_seconds: float | None
     retry_after: int | None = None
     reset_at: int | None = None
 
     def headers(self) -> dict[str, str]:
-        """The ``X-RateLimit-*`` (and, when refused, ``Retry-After``) headers."""
-        out = {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining)}
+        """The ``X-RateLimit-*`` headers (and, when refused, ``Retry-After``)."""
+        out: dict[str, str] = {}
+        if self.limit is not None and self.remaining is not None:
+            out["X-RateLimit-Limit"] = str(self.limit)
+            out["X-RateLimit-Remaining"] = str(self.remaining)
         if self.retry_after is not None:
             out["Retry-After"] = str(self.retry_after)
         if self.reset_at is not None:
@@ -70,16 +83,14 @@ class Decision:
 
 def _validate(limits: Iterable[tuple[int, float]]) -> list[tuple[int, float]]:
     out = [(int(limit), float(seconds)) for limit, seconds in limits]
-    if not out:
-        raise ValueError("at least one rate limit window is required")
     for limit, seconds in out:
         if limit < 1 or seconds <= 0:
             raise ValueError(f"invalid rate limit ({limit}, {seconds})")
-    return out
+    return sorted(out, key=lambda window: window[1])
 
 
 class Throttle:
-    """Several fixed windows enforced at once for one token.
+    """Several fixed windows enforced at once for one token (none: unlimited).
 
     >>> t = Throttle([(2, 1.0)], clock=lambda: 0.0, wall=lambda: 0.0)
     >>> [t.hit().allowed for _ in range(3)]
@@ -101,7 +112,7 @@ class Throttle:
 
     @property
     def limits(self) -> list[tuple[int, float]]:
-        """The ``(limit, seconds)`` pairs enforced."""
+        """The ``(limit, seconds)`` pairs enforced, shortest window first."""
         return [(w.limit, w.seconds) for w in self._windows]
 
     def hit(self) -> Decision:
@@ -109,6 +120,9 @@ class Throttle:
         now = self._clock()
         for window in self._windows:
             window.roll(now)
+        if not self._windows:
+            return Decision(allowed=True, limit=None, remaining=None, window_seconds=None)
+        announced = self._windows[0]  # the headers always describe the shortest window
         exhausted = [w for w in self._windows if w.hits >= w.limit]
         if exhausted:
             # The window that frees up last decides when the client may come back.
@@ -116,8 +130,8 @@ class Throttle:
             reset_in = (blocker.opened_at or now) + blocker.seconds - now
             return Decision(
                 allowed=False,
-                limit=blocker.limit,
-                remaining=0,
+                limit=announced.limit,
+                remaining=announced.remaining,
                 window_seconds=blocker.seconds,
                 retry_after=max(math.ceil(reset_in), 1),
                 reset_at=math.ceil(self._wall() + reset_in),
@@ -128,12 +142,11 @@ class Throttle:
             window.hits += 1
             if window.hits > self.max_in_window.get(window.seconds, 0):
                 self.max_in_window[window.seconds] = window.hits
-        tightest = min(self._windows, key=lambda w: (w.remaining, w.seconds))
         return Decision(
             allowed=True,
-            limit=tightest.limit,
-            remaining=tightest.remaining,
-            window_seconds=tightest.seconds,
+            limit=announced.limit,
+            remaining=announced.remaining,
+            window_seconds=announced.seconds,
         )
 
 
