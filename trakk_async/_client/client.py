@@ -11,7 +11,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 
@@ -20,6 +20,7 @@ import orjson
 
 from trakk_async._core.errors import ConfigurationError, InvalidResponseError, TrakkError
 from trakk_async._core.model import Model
+from trakk_async._core.timing import Sleep
 from trakk_async._models import converter as _converter
 from trakk_async._models.objects import Me
 from trakk_async._protocol.core import (
@@ -33,7 +34,7 @@ from trakk_async._protocol.core import (
     normalize_base_url,
     undecodable,
 )
-from trakk_async._transport.http import Transport
+from trakk_async._transport.http import RawResponse, Transport
 from trakk_async.ratelimit import RateLimiter, TokenBucketLimiter
 
 if TYPE_CHECKING:
@@ -54,7 +55,6 @@ __version__: Final = "0.1.0"
 
 logger = logging.getLogger("trakk_async")
 
-Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
 
 
@@ -95,7 +95,8 @@ class TrakkClient:
             a 429's ``Retry-After`` is honored up to 60 s, past that the
             :class:`RateLimitError` is raised). ``0`` disables retries.
         rate_limiter: shared with other clients of the same token; a new
-            :class:`TokenBucketLimiter` (60/minute and 1,000/hour) when not given.
+            :class:`TokenBucketLimiter` when not given (it learns the token's limits from
+            the responses, starting from 60/minute and 1,000/hour), closed with the client.
         session: an ``aiohttp.ClientSession`` to borrow; it is never closed by the client.
             Without one the client creates (and closes) its own.
     """
@@ -105,11 +106,11 @@ class TrakkClient:
         "_closed",
         "_limiter",
         "_listeners",
+        "_own_limiter",
         "_policy",
         "_random",
         "_sleep",
         "_transport",
-        "_try_acquire",
         "countries",
         "keywords",
         "languages",
@@ -158,11 +159,9 @@ class TrakkClient:
             user_agent=f"trakk-async/{__version__}",
             session=session,
         )
-        self._limiter: RateLimiter = (
-            rate_limiter if rate_limiter is not None else TokenBucketLimiter()
-        )
-        # The limiter's synchronous fast path, when it has one (see RateLimiter).
-        self._try_acquire: Callable[[], bool] | None = getattr(self._limiter, "try_acquire", None)
+        #: The limiter this client created (and closes), None for one passed in.
+        self._own_limiter = TokenBucketLimiter() if rate_limiter is None else None
+        self._limiter: RateLimiter = self._own_limiter or rate_limiter  # type: ignore[assignment]
         self._policy = RetryPolicy(max_retries=max_retries)
         self._sleep: Sleep = _sleep or asyncio.sleep
         self._listeners: tuple[Callable[[RequestAttempt], None], ...] = ()
@@ -222,9 +221,11 @@ class TrakkClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client (and its session, if it created one). Idempotent."""
+        """Close the client (and its session and limiter, if it created them). Idempotent."""
         self._closed = True
         await self._transport.aclose()
+        if self._own_limiter is not None:
+            await self._own_limiter.aclose()
 
     def _ensure_open(self) -> None:
         if self._closed:
@@ -280,33 +281,23 @@ class TrakkClient:
     ) -> T:
         """GET ``path`` and structure the body: the request path of every call.
 
-        One loop per request: limiter, transport, status, decode; a retryable failure
-        waits (backoff, or a 429's Retry-After) and goes again. It is written out flat
-        rather than as a coroutine per attempt: each layer costs every request ~0.3 us.
-        A body of the wrong shape raises :class:`InvalidResponseError`.
+        One loop per request: an attempt (limiter, transport), status, decode; a
+        retryable failure waits (backoff, or a 429's Retry-After) and goes again. A body
+        of the wrong shape raises :class:`InvalidResponseError`.
         """
         if self._closed:
             self._ensure_open()
         url = build_url(self._base_url, path, params) if params else self._base_url + path
-        limiter, transport, try_acquire = self._limiter, self._transport, self._try_acquire
+        transport = self._transport
         attempt = 0
         while True:
-            if try_acquire is None or not try_acquire():
-                await limiter.acquire()
-            started = time.perf_counter()
             try:
-                status, headers, content = await transport.get(url, path)
+                status, headers, content = await self._attempt(url, path, attempt)
             except TrakkError as error:
+                # A limiter that cannot reach its store (Redis) for a moment raises
+                # APIConnectionError here too: retried like a dropped connection.
                 failure: TrakkError = error
-                if self._listeners:
-                    self._notify(path, attempt, None, error, started)
             else:
-                limiter.observe(status, headers)
-                if self._listeners:
-                    self._notify(path, attempt, status, None, started)
-                if logger.isEnabledFor(logging.DEBUG):
-                    elapsed = (time.perf_counter() - started) * 1e3
-                    logger.debug("GET %s -> %d in %.1f ms", path, status, elapsed)
                 if status == 200:
                     try:
                         body = orjson.loads(content)
@@ -334,6 +325,33 @@ class TrakkClient:
         except _converter.ResponseShapeError as exc:
             quoted = excerpt(transport.redact(orjson.dumps(body)))
             raise InvalidResponseError(str(exc), status=200, excerpt=quoted, path=path) from None
+
+    async def _attempt(self, url: str, path: str, attempt: int) -> RawResponse:
+        """One attempt: a slot from the limiter, the GET, and the limiter told how it went.
+
+        The limiter hears of every slot it granted exactly once: with the answer, or with
+        None when no answer came (an error, or the task was cancelled meanwhile).
+        """
+        limiter = self._limiter
+        await limiter.acquire()
+        started = time.perf_counter()
+        try:
+            status, headers, content = await self._transport.get(url, path)
+        except TrakkError as error:
+            limiter.observe(None, {})
+            if self._listeners:
+                self._notify(path, attempt, None, error, started)
+            raise
+        except BaseException:
+            limiter.observe(None, {})
+            raise
+        limiter.observe(status, headers)
+        if self._listeners:
+            self._notify(path, attempt, status, None, started)
+        if logger.isEnabledFor(logging.DEBUG):
+            elapsed = (time.perf_counter() - started) * 1e3
+            logger.debug("GET %s -> %d in %.1f ms", path, status, elapsed)
+        return status, headers, content
 
     async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """GET ``path`` (below the base URL) and return the decoded JSON body.

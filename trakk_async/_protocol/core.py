@@ -214,7 +214,7 @@ def error_for_status(
             message,
             code=code or "rate_limit_exceeded",
             path=path,
-            retry_after=parse_retry_after(headers.get("Retry-After"), now=now),
+            retry_after=rate_limit_wait(headers, now=now),
             reset_at=parse_reset(headers.get("X-RateLimit-Reset")),
         )
     cls = _ERRORS_BY_STATUS.get(status)
@@ -231,16 +231,50 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     try:
         seconds = float(value)
     except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        when = _http_date(value)
+        if when is None:
             return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
         seconds = (when - (now or datetime.now(UTC))).total_seconds()
     if math.isnan(seconds) or math.isinf(seconds):
         return None
     return max(0.0, seconds)
+
+
+#: The longest wait a 429 can mean: Trakk's longest window is an hour. A longer one comes
+#: from a wrong clock or a broken header, and is cut to this.
+MAX_RATE_LIMIT_WAIT: Final = 3600.0
+
+
+def rate_limit_wait(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
+    """Seconds a 429 asks the client to wait, on the server's clock; None if it does not say.
+
+    ``Retry-After`` wins (delta-seconds, or an HTTP date); else ``X-RateLimit-Reset`` (Unix
+    seconds). A date is read against the response's own ``Date`` header, the server's
+    clock, so a skewed local clock changes nothing; only without ``Date`` does ``now``
+    (default: this machine's clock) stand in, and then a reset more than a second in the
+    past says nothing (None): that clock is wrong. The result lies in
+    [0, :data:`MAX_RATE_LIMIT_WAIT`].
+    """
+    server_now = _http_date(headers.get("Date"))
+    wait = parse_retry_after(headers.get("Retry-After"), now=server_now or now)
+    if wait is None:
+        reset = parse_reset(headers.get("X-RateLimit-Reset"))
+        if reset is None:
+            return None
+        wait = (reset - (server_now or now or datetime.now(UTC))).total_seconds()
+        if server_now is None and wait < -1.0:
+            return None
+    return min(max(0.0, wait), MAX_RATE_LIMIT_WAIT)
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def parse_reset(value: str | None) -> datetime | None:

@@ -1,14 +1,44 @@
-"""The rate limiter's arithmetic, without I/O: sliding logs, header mirroring, 429 pauses.
+"""The limiter's rules, without I/O: what a response says, and what to do about it.
 
-Trakk throttles like Laravel: each window is *fixed* and opens at the first request after
-the previous one expired. A classic token bucket (full burst, continuous refill) can put
-almost twice the limit into one such window. The safe shape is a *sliding log of
-reservations*: a request may go when, for every window, fewer than ``limit`` requests were
-granted in the last ``seconds + margin``. The full burst stays available at once, and no
-interval of the server's window length can ever hold more than ``limit`` of our requests.
+Trakk's headers (its documentation; ``../shared/spec/trakk-public-docs-notes.md``):
+``X-RateLimit-Limit`` / ``X-RateLimit-Remaining`` describe the **shortest** (minute)
+window on every response, 429s included; ``Retry-After`` / ``X-RateLimit-Reset`` come
+only with a 429 and name the window that ran out (the hour's when the hour did). Limits
+are per token, may be raised, lowered or removed; the hourly one is never announced.
 
-Everything here takes the time as an argument (``now``: a monotonic clock; ``wall``: Unix
-time, only to read ``X-RateLimit-Reset``), so hour-long windows are tested in microseconds.
+From that, the rules both limiters follow (:class:`LimiterCore` per process, applied to a
+budget of sliding logs kept in memory or in Redis):
+
+* **The minute window from the headers.** ``Limit`` sets the shortest window's limit, up
+  or down. ``Remaining`` is the truth about the server's current window: when the server
+  counts more than this limiter booked (plus its requests still in flight), the
+  difference is another consumer's, booked as of the moment that server window opened
+  (at the latest), so it frees when the server's window resets.
+* **Going alone.** Until the first answer arrives, and again after every pause, one
+  request goes alone and the others wait for its answer, which tells what is left: a
+  lower real limit, or a window another program spent, costs no 429.
+* **Pauses.** A 429 pauses every request for as long as it says (``Retry-After``, else
+  ``X-RateLimit-Reset``, read on the server's clock by
+  :func:`~trakk_async._protocol.core.rate_limit_wait`) plus :data:`RETRY_AFTER_SAFETY`,
+  never longer than the window it names; a 429 that says nothing pauses one shortest
+  window. The refused request counted nowhere, so its booking is removed.
+* **Longer windows without configuration.** They start from the configured (default)
+  limits. A 429 whose wait is longer than the shortest window (or that comes while the
+  minute window has room) names a longer one: its limit becomes what was booked since
+  that server window opened, if this limiter saw it open. While such a limit is still a
+  default (``known`` False), reaching it does not stop the requests: when the minute
+  window has room, one request goes alone (a *probe*); if it passes, the limit grows to
+  what is booked, and the next probe follows its answer; the probe that fails is the one
+  429 that teaches the real limit. A limit configured by the caller is known from the
+  start and never probed.
+* **Fair sharing.** While another consumer's requests are seen, this limiter spaces its
+  own requests evenly (one per ``span / limit`` of the shortest window) instead of
+  sending bursts, so independent limiters on one token interleave and all get a share.
+* **No headers.** A response without rate-limit headers (a token with its limits
+  removed, or a proxy that strips them: the two look the same) changes nothing: the
+  configured windows stay in force.
+
+Time is passed in: ``now`` is monotonic seconds, ``wall`` Unix seconds.
 """
 
 from __future__ import annotations
@@ -16,33 +46,22 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Final
 
 import attrs
 
 from trakk_async._core.model import Model
+from trakk_async._protocol.core import rate_limit_wait
 
 #: Trakk's default throttle: 60 requests per minute and 1,000 per hour.
 DEFAULT_WINDOWS: Final[tuple[tuple[int, float], ...]] = ((60, 60.0), (1000, 3600.0))
-#: Added to ``Retry-After`` (whole seconds, so up to one second early) before resuming.
+#: Added to a 429's wait before resuming: Laravel computes the reset in whole seconds, so
+#: it may be up to a second early.
 RETRY_AFTER_SAFETY: Final = 1.0
-#: After a pause, the first request goes alone; the others wait for its answer (which
-#: tells how much budget is really left) at most this long (or the shortest window).
-PROBE_TIMEOUT: Final = 5.0
-
-#: At most this many foreign requests are mirrored per window (Trakk's limits are 60 and
-#: 1,000): the log stays small whatever a Limit/Remaining header claims.
-MAX_MIRRORED: Final = 10_000
-
-
-def default_margin(seconds: float) -> float:
-    """The margin added to a window when none is given: 1 % of it, within [50 ms, 1 s].
-
-    It absorbs the jitter between the moment a request is granted and the moment the
-    server counts it: 0.6 s on a minute (98.9 % of the budget usable), 1 s on an hour,
-    50 ms on the sub-second windows of tests (a busy event loop delays that much).
-    """
-    return min(1.0, max(0.05, seconds / 100))
+#: An attempt whose answer was never reported after this long is taken as lost (a caller
+#: that skipped :meth:`RateLimiter.observe`): it no longer counts as in flight.
+LOST_ANSWER: Final = 300.0
 
 
 def check_windows(windows: Iterable[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
@@ -71,7 +90,7 @@ def check_windows(windows: Iterable[tuple[int, float]]) -> tuple[tuple[int, floa
 
 
 def check_margin(margin: float | None) -> float | None:
-    """Validate a margin in seconds (None: :func:`default_margin` per window)."""
+    """Validate a margin in seconds (None: the default margin per window)."""
     if margin is None:
         return None
     if (
@@ -84,376 +103,296 @@ def check_margin(margin: float | None) -> float | None:
     return float(margin)
 
 
-# --------------------------------------------------------------------------- headers
+# --------------------------------------------------------------------------- responses
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class Observation(Model):
-    """What one response says about the token's budget (see :func:`read_headers`).
+class Answer(Model):
+    """What one response says about the token's budget (see :func:`read_answer`).
 
-    ``limit``/``remaining`` are the ``X-RateLimit-*`` pair (which describes the window with
-    the fewest requests left). ``pause`` is set on a 429: seconds to wait before any request.
+    ``limit`` / ``remaining``: the shortest window's ``X-RateLimit-*`` pair (None when
+    absent or malformed; ``remaining`` never above ``limit``). ``refused``: a 429;
+    ``wait``: the seconds it asks to wait, None when it does not say.
     """
 
     limit: int | None = None
     remaining: int | None = None
-    pause: float | None = None
+    refused: bool = False
+    wait: float | None = None
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        # Plain dicts in tests and proxies that lower-case names.
-        value = headers.get(name.lower())
-    return value
-
-
-def _number(value: str | None) -> float | None:
+def _count(value: str | None, minimum: int) -> int | None:
     if value is None:
         return None
-    if value.isdigit() and value.isascii():  # the usual case, "60": skip float parsing
-        return int(value)
     try:
         number = float(value.strip())
     except ValueError:
         return None
-    return number if math.isfinite(number) else None
+    return int(number) if math.isfinite(number) and number >= minimum else None
 
 
-def _count(value: str | None, minimum: int) -> int | None:
-    number = _number(value)
-    return int(number) if number is not None and number >= minimum else None
-
-
-def read_counts(headers: Mapping[str, str]) -> tuple[int | None, int | None]:
-    """``X-RateLimit-Limit`` (>= 1) and ``X-RateLimit-Remaining`` (>= 0) of a response.
-
-    Either is None when absent or not a number. (The per-response fast path is
-    :meth:`LimiterCore.observe_ok`; this is the general reading.)
-    """
-    return (
-        _count(_header(headers, "X-RateLimit-Limit"), 1),
-        _count(_header(headers, "X-RateLimit-Remaining"), 0),
+def read_answer(status: int, headers: Mapping[str, str], *, wall: float) -> Answer:
+    """Read a response's rate-limit headers; ``wall`` (Unix seconds) stands in for the
+    server's clock only when the response has no ``Date`` header."""
+    limit = _count(headers.get("X-RateLimit-Limit"), 1)
+    remaining = _count(headers.get("X-RateLimit-Remaining"), 0)
+    if limit is not None and remaining is not None:
+        remaining = min(remaining, limit)
+    if status != 429:
+        return Answer(limit=limit, remaining=remaining)
+    now = datetime.fromtimestamp(wall, UTC)
+    return Answer(
+        limit=limit, remaining=remaining, refused=True, wait=rate_limit_wait(headers, now=now)
     )
 
 
-def read_headers(
-    status: int,
-    headers: Mapping[str, str],
-    *,
-    wall: float,
-    longest: float,
-    shortest: float | None = None,
-) -> Observation:
-    """Read the rate-limit headers of a response.
-
-    On a 429 the pause is ``Retry-After`` plus :data:`RETRY_AFTER_SAFETY` (it is whole
-    seconds, so up to one second early), or else the time left until ``X-RateLimit-Reset``
-    (Unix seconds, read against ``wall``), or else the ``shortest`` window (a bare 429,
-    from a proxy perhaps: if a longer window is spent, the next answer will say so).
-    A pause is never longer than ``longest`` plus the safety: a skewed clock must not
-    stall the client for days.
-    """
-    limit, remaining = read_counts(headers)
-    pause: float | None = None
-    if status == 429:
-        retry_after = _number(_header(headers, "Retry-After"))
-        reset = _number(_header(headers, "X-RateLimit-Reset"))
-        if retry_after is not None and retry_after >= 0:
-            pause = retry_after + RETRY_AFTER_SAFETY
-        elif reset is not None:
-            pause = max(0.0, reset - wall) + RETRY_AFTER_SAFETY
-        else:
-            pause = longest if shortest is None else shortest
-        pause = min(pause, longest + RETRY_AFTER_SAFETY)
-        if remaining is None:
-            remaining = 0
-    return Observation(limit=limit, remaining=remaining, pause=pause)
-
-
-def window_for_limit(
-    limit: int, limits: Sequence[int], configured: Sequence[int] | None = None
-) -> int:
-    """Index of the window an ``X-RateLimit-Limit`` value describes.
-
-    A window whose current limit (then: whose configured limit) equals the value wins,
-    the shortest on a tie; otherwise the value corrects the window whose configured limit
-    is nearest on a log scale: 30 or 120 correct a 60/minute window, 500 or 5,000 a
-    1,000/hour one. Comparing with the configured limits keeps one correction from
-    steering the next.
-    """
-    configured = limits if configured is None else configured
-    for candidates in (limits, configured):
-        for i, value in enumerate(candidates):
-            if value == limit:
-                return i
-    return min(range(len(configured)), key=lambda i: abs(math.log(limit / configured[i])))
-
-
-def window_for_pause(pause: float, seconds: Sequence[float]) -> int:
-    """Index of the window a 429's pause belongs to: the shortest one it fits in.
-
-    A wait longer than a minute means the hour window (on the default windows).
-    """
-    for i, length in enumerate(seconds):
-        if pause <= length + RETRY_AFTER_SAFETY:
-            return i
-    return len(seconds) - 1
-
-
-# --------------------------------------------------------------------------- windows
+# --------------------------------------------------------------------------- updates
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class WindowState(Model):
-    """One window as the limiter sees it at ``now`` (the snapshot's per-window part)."""
+class Update(Model):
+    """What an answer changes in the budget shared by the limiters of a token.
 
-    limit: int
-    seconds: float
-    used: int
-    remaining: int
-    resets_in: float
-
-
-class SlidingLog:
-    """One window: the times of the reservations of the last ``seconds + margin``.
-
-    Grants are appended in time order (the clock is monotonic), so the log is sorted and
-    expiry pops from the left. Entries may be *foreign*: requests the server counted that
-    this limiter did not send (learnt from ``X-RateLimit-Remaining``).
+    ``limit``: the shortest window's new limit. ``in_use``: requests the server counts in
+    its current shortest window plus ours still in flight; the budget books the missing
+    ones (another consumer's) ``opened_ago`` seconds ago, when that server window opened
+    at the latest; with ``redate``, those booked already move there too (a 429 told
+    when the window opened). ``refused``: a 429, whose request counted nowhere (its
+    booking goes).
+    ``pause``: seconds during which no request may go. ``learn``: a longer window that
+    the 429 says ran out; its limit becomes what was booked in the last ``learn_ago``
+    seconds, less ``learn_in_flight`` requests still on their way (refused too: the
+    window ran out before them). ``probe_passed``: a probe beyond a default limit was
+    accepted; every window
+    whose limit is not known takes what it has booked as its limit.
     """
 
-    __slots__ = ("configured", "limit", "log", "margin", "seconds", "span")
+    limit: int | None = None
+    in_use: int | None = None
+    opened_ago: float = 0.0
+    redate: bool = False
+    refused: bool = False
+    pause: float = 0.0
+    learn: int | None = None
+    learn_ago: float = 0.0
+    learn_in_flight: int = 0
+    probe_passed: bool = False
 
-    def __init__(self, limit: int, seconds: float, margin: float) -> None:
-        self.configured = limit
-        self.limit = limit
-        self.seconds = seconds
-        self.margin = margin
-        #: How long a reservation holds its place: the window plus the margin.
-        self.span = seconds + margin
-        self.log: deque[float] = deque()
-
-    def expire(self, now: float) -> None:
-        horizon = now - self.span
-        log = self.log
-        while log and log[0] <= horizon:
-            log.popleft()
-
-    def free_at(self, now: float) -> float:
-        """The earliest time >= now at which one more reservation fits."""
-        self.expire(now)
-        excess = len(self.log) - self.limit
-        if excess < 0:
-            return now
-        return max(now, self.log[excess] + self.span)
-
-    def state(self, now: float) -> WindowState:
-        self.expire(now)
-        used = len(self.log)
-        return WindowState(
-            limit=self.limit,
-            seconds=self.seconds,
-            used=used,
-            remaining=max(0, self.limit - used),
-            resets_in=max(0.0, self.log[0] + self.span - now) if self.log else 0.0,
+    @property
+    def changes_budget(self) -> bool:
+        return (
+            self.limit is not None
+            or self.in_use is not None
+            or self.redate
+            or self.refused
+            or self.pause > 0
+            or self.learn is not None
+            or self.probe_passed
         )
+
+
+# --------------------------------------------------------------------------- state
 
 
 class LimiterCore:
-    """Several sliding logs granted together, a 429 pause, and the headers mirrored.
+    """One process's side of the rules: pauses, going alone, answers in flight, pacing.
 
-    >>> core = LimiterCore([(2, 10.0)], margin=0.0)
-    >>> [core.try_grant(0.0) for _ in range(3)]
-    [True, True, False]
-    >>> core.free_at(0.0)
-    10.0
+    The budget (sliding logs, in memory or in Redis) says whether a window has room; this
+    says whether a request may go now for any other reason, and turns each answer into
+    an :class:`Update` of the budget. ``seconds`` are the windows' lengths, shortest
+    first.
+
+    >>> core = LimiterCore([60.0, 3600.0])
+    >>> core.hold(0.0, pace=1.0)
+    (0.0, '')
+    >>> core.granted(0.0, probe=False)
+    >>> core.hold(0.0, pace=1.0)  # the first request goes alone
+    (inf, 'waiting for the answer to the first request')
     """
 
-    def __init__(
-        self,
-        windows: Iterable[tuple[int, float]] = DEFAULT_WINDOWS,
-        *,
-        margin: float | None = None,
-    ) -> None:
-        checked = check_windows(windows)
-        fixed = check_margin(margin)
-        self.logs = tuple(
-            SlidingLog(limit, seconds, default_margin(seconds) if fixed is None else fixed)
-            for limit, seconds in checked
-        )
-        #: No grant before this time (set by a 429).
+    def __init__(self, seconds: Sequence[float]) -> None:
+        self.seconds = tuple(seconds)
+        #: No request before this time (a 429).
         self.paused_until = -math.inf
-        #: After a pause, the time until which the first request's answer is awaited
-        #: before anything else goes (None: not resuming from a pause).
-        self.probe_until: float | None = None
-        self._resuming = False
-        #: How many times a header corrected a window's limit (cheap change detection).
-        self.corrections = 0
+        #: Why the next request must go alone ("" when it need not).
+        self.alone_next = "the first request"
+        #: The request that went alone, while its answer is awaited ("" when none).
+        self.alone_out = ""
+        self._probe_out = False
+        #: Grant times of the attempts not yet answered, oldest first.
+        self.in_flight: deque[float] = deque()
+        self.first_grant: float | None = None
+        self._last_grant = -math.inf
+        #: Until then, requests are spaced evenly: another consumer was seen, or the
+        #: requests outran the budget (:meth:`outran`).
+        self.sharing_until = -math.inf
+        self.saturated_until = -math.inf
+        # The server's current shortest window: when it opened (at the latest) and the
+        # most it counted in it.
+        self._window_opened: float | None = None
+        self._window_counted = 0
+        # Per longer window: the grant that opened the server's current window, as far
+        # as this process can tell (Laravel opens one at the first request after the
+        # previous one ended); None until the next grant.
+        self._opened: list[float | None] = [None] * len(self.seconds)
 
-    @property
-    def windows(self) -> tuple[tuple[int, float], ...]:
-        """The current ``(limit, seconds)`` of each window, after header corrections."""
-        return tuple((log.limit, log.seconds) for log in self.logs)
+    # -- before a request -----------------------------------------------------------
 
-    @property
-    def longest(self) -> float:
-        return self.logs[-1].seconds
+    def hold(self, now: float, *, pace: float) -> tuple[float, str]:
+        """(seconds, why) before a request may go, budget aside; ``inf``: until an answer.
 
-    @property
-    def shortest(self) -> float:
-        return self.logs[0].seconds
-
-    def free_at(self, now: float) -> float:
-        """The earliest time >= now at which one request may be granted."""
-        at = max(now, self.paused_until)
-        if self.probe_until is not None:
-            at = max(at, self.probe_until)
-        for log in self.logs:
-            at = max(at, log.free_at(now))
-        return at
-
-    def blocker(self, now: float) -> str:
-        """Why a request cannot go at ``now`` (for log lines); "" if it can."""
+        ``pace`` is the spacing used while the token is shared (see :meth:`saw_others`).
+        """
+        self._forget_lost(now)
         if self.paused_until > now:
-            return "paused after a 429"
-        if self.probe_until is not None and self.probe_until > now:
-            return "resuming after a 429: waiting for the first answer"
-        for log in self.logs:
-            if log.free_at(now) > now:
-                return f"{log.limit} per {log.seconds:g}s spent"
-        return ""
+            return self.paused_until - now, "paused after a 429"
+        if self.alone_out:
+            return math.inf, f"waiting for the answer to {self.alone_out}"
+        if self.alone_next and self.in_flight:
+            return math.inf, f"waiting for the requests in flight before {self.alone_next}"
+        if self._last_grant + pace > now:
+            if self.sharing_until > now:
+                return self._last_grant + pace - now, "another consumer shares the token"
+            if self.saturated_until > now:
+                return self._last_grant + pace - now, "requests spaced at the token's rate"
+        return 0.0, ""
 
-    def grant(self, now: float) -> None:
-        """Book one request at ``now`` in every window (the caller checked free_at)."""
-        for log in self.logs:
-            log.log.append(now)
-        if self._resuming:
-            # The first request after a pause goes alone: no burst into a window that
-            # someone else may have started using meanwhile.
-            self._resuming = False
-            self.probe_until = now + min(PROBE_TIMEOUT, self.logs[0].seconds)
+    def reserve(self, now: float) -> int:
+        """Places of the shortest window to leave free: one while another consumer is
+        seen, whose next request would otherwise race ours for the last place."""
+        return 1 if self.sharing_until > now else 0
 
-    def try_grant(self, now: float) -> bool:
-        """Book one request at ``now`` if every window has room and no pause holds.
+    def may_probe(self, now: float) -> bool:
+        """Whether a probe beyond a default limit may go now: nothing else in flight."""
+        self._forget_lost(now)
+        return not self.in_flight and not self.alone_out
 
-        The same decision as ``free_at(now) <= now`` (after expiry every entry is younger
-        than its span, so a window has room exactly when it holds fewer than its limit),
-        written out because it runs before every request.
-        """
-        if self.paused_until > now or (self.probe_until is not None and self.probe_until > now):
-            return False
-        for window in self.logs:
-            entries = window.log
-            horizon = now - window.span  # exactly as expire()
-            while entries and entries[0] <= horizon:
-                entries.popleft()
-            if len(entries) >= window.limit:
-                return False
-        self.grant(now)
-        return True
+    def granted(self, now: float, *, probe: bool) -> None:
+        """A request was booked at ``now`` (``probe``: beyond a default limit)."""
+        self.in_flight.append(now)
+        self._last_grant = now
+        if self.first_grant is None:
+            self.first_grant = now
+        for index, opened in enumerate(self._opened):
+            if index and (opened is None or now >= opened + self.seconds[index]):
+                self._opened[index] = now
+        if probe:
+            self.alone_out = "a probe of the hourly limit"
+            self._probe_out = True
+        elif self.alone_next:
+            self.alone_out, self.alone_next = self.alone_next, ""
 
-    def projected(self, now: float, ahead: int) -> float:
-        """When the request behind ``ahead`` queued ones would go, if nothing changes.
+    def _forget_lost(self, now: float) -> None:
+        while self.in_flight and self.in_flight[0] + LOST_ANSWER <= now:
+            self.in_flight.popleft()
+            if not self.in_flight:
+                self._release_alone()
 
-        Simulates the grants without booking them; used to refuse a wait longer than a
-        caller's ``max_wait`` up front.
-        """
-        for log in self.logs:
-            log.expire(now)
-        logs = [(log.limit, log.span, list(log.log)) for log in self.logs]
-        at = max(now, self.paused_until, self.probe_until or now)
-        for _ in range(ahead + 1):
-            at = max(now, self.paused_until, at)
-            for limit, span, entries in logs:
-                excess = len(entries) - limit
-                if excess >= 0:
-                    at = max(at, entries[excess] + span)
-            for _, _, entries in logs:
-                entries.append(at)
-        return at
+    def _release_alone(self) -> None:
+        if self.alone_out:
+            # Its answer never came: the next request goes alone in its place.
+            self.alone_next = self.alone_next or self.alone_out
+            self.alone_out = ""
+            self._probe_out = False
 
-    def observe(self, now: float, obs: Observation) -> None:
-        """Mirror what a response said: capacity, foreign usage, a 429's pause."""
-        if obs.pause is None:
-            self.observe_counts(now, obs.limit, obs.remaining)
-            return
-        self.paused_until = max(self.paused_until, now + obs.pause)
-        self.probe_until = None
-        self._resuming = True
-        index = window_for_pause(obs.pause, [log.seconds for log in self.logs])
-        if obs.limit is not None:
-            limit_index = self._window_named(obs.limit)
-            if self.logs[limit_index].limit == obs.limit:
-                index = limit_index
-            self._correct(index, obs.limit)
-        # No mirroring on a 429: the pause already covers the exhausted window.
+    # -- after a request ------------------------------------------------------------
 
-    def observe_ok(self, now: float, headers: Mapping[str, str]) -> None:
-        """Mirror a successful (not 429) answer's headers.
+    def no_answer(self, now: float) -> None:
+        """An attempt got no response (connection error, timeout, cancellation)."""
+        if self.in_flight:
+            self.in_flight.popleft()
+        self._release_alone()
 
-        The usual answer (digits naming a current limit, nothing booked by anyone else,
-        not resuming from a pause) is read here without a helper call or an allocation;
-        any other goes through :func:`read_headers` and :meth:`observe`. It runs on every
-        response.
-        """
-        limit = headers.get("X-RateLimit-Limit")
-        remaining = headers.get("X-RateLimit-Remaining")
-        if limit is not None and remaining is not None and self.probe_until is None:
-            try:
-                limit_n, remaining_n = int(limit), int(remaining)
-            except ValueError:
-                pass  # "60.0", "unlimited": read_headers decides
-            else:
-                for log in self.logs:
-                    if log.limit == limit_n:
-                        entries = log.log
-                        horizon = now - log.span  # exactly as expire()
-                        while entries and entries[0] <= horizon:
-                            entries.popleft()
-                        if remaining_n >= 0 and limit_n - remaining_n <= len(entries):
-                            return  # nothing to correct, nothing foreign to book
-                        break
-        self.observe(now, read_headers(200, headers, wall=0.0, longest=self.longest))
-
-    def observe_counts(self, now: float, limit: int | None, remaining: int | None) -> None:
-        """Mirror a successful (not 429) answer's ``X-RateLimit-Limit``/``-Remaining``:
-        what :meth:`observe` does with an :class:`Observation` without a pause."""
-        self.probe_until = None
-        if limit is None:
-            return
-        index = self._window_named(limit)
-        self._correct(index, limit)
-        if remaining is not None:
-            self._mirror(self.logs[index], now, remaining)
-
-    def _window_named(self, limit: int) -> int:
-        # The usual answer names a current limit exactly: find it without allocating.
-        for index, log in enumerate(self.logs):
-            if log.limit == limit:
-                return index
-        logs = self.logs
-        return window_for_limit(
-            limit, [log.limit for log in logs], [log.configured for log in logs]
+    def answered(self, now: float, answer: Answer) -> Update:
+        """Take in an answer and say what it changes in the budget."""
+        if self.in_flight:
+            self.in_flight.popleft()
+        probe, self._probe_out, self.alone_out = self._probe_out, False, ""
+        in_use, opened_ago = self._server_window(now, answer)
+        if not answer.refused:
+            return Update(
+                limit=answer.limit,
+                in_use=in_use,
+                opened_ago=opened_ago,
+                probe_passed=probe,
+            )
+        pause, index, age = self._pause_for(answer)
+        self.paused_until = max(self.paused_until, now + pause)
+        self.alone_next = "the first request after the pause"
+        learn, learn_ago = None, 0.0
+        if index == 0 and self._window_opened is not None:
+            # The wait tells when the shortest window opened, better than our guess:
+            # another consumer's requests in it free when it resets.
+            self._window_opened = min(self._window_opened, now - age)
+            opened_ago = now - self._window_opened
+        elif index:
+            opened, self._opened[index] = self._opened[index], None
+            # Learn only from a server window that one of our requests opened: the
+            # count of a window someone else opened is not known here.
+            if opened is not None and opened <= now - age + RETRY_AFTER_SAFETY:
+                learn, learn_ago = index, now - opened
+        return Update(
+            limit=answer.limit,
+            in_use=in_use,
+            opened_ago=opened_ago,
+            redate=index == 0,
+            refused=True,
+            pause=pause,
+            learn=learn,
+            learn_ago=learn_ago,
+            learn_in_flight=len(self.in_flight),
         )
 
-    def _correct(self, index: int, limit: int) -> None:
-        log = self.logs[index]
-        if log.limit != limit:
-            self.corrections += 1
-            log.limit = limit
+    def paused_elsewhere(self, now: float, until: float) -> None:
+        """Another process sharing the budget was told to pause until ``until``."""
+        if until > self.paused_until:
+            self.paused_until = until
+            self.alone_next = "the first request after the pause"
 
-    def _mirror(self, log: SlidingLog, now: float, remaining: int) -> None:
-        log.expire(now)
-        counted = log.limit - remaining
-        # The server counted more than we booked: another process or tool uses the token.
-        # Its requests are dated now, the latest they can be, so they free up no earlier
-        # than they really do.
-        # Booked one entry per request, so bounded: a huge Limit header (a test server's
-        # "unlimited") must not make one response allocate millions of entries.
-        missing = min(counted, MAX_MIRRORED) - len(log.log)
-        if missing > 0:
-            log.log.extend([now] * missing)
+    def outran(self, now: float, span: float) -> None:
+        """A request had to wait for the budget (or for its turn while spaced): more
+        requests than the budget allows, so space them for the next ``span`` rather than
+        sending a burst whenever a window frees. Throughput stays the same, and a
+        newcomer on the token gets its requests counted, which tells us it is there."""
+        self.saturated_until = now + span
 
-    def states(self, now: float) -> tuple[WindowState, ...]:
-        return tuple(log.state(now) for log in self.logs)
+    def saw_others(self, now: float, span: float) -> None:
+        """Another consumer's requests were booked: space ours for the next ``span``."""
+        self.sharing_until = now + span
+
+    def _server_window(self, now: float, answer: Answer) -> tuple[int | None, float]:
+        """What the server counts in its current shortest window, with ours in flight,
+        and how long ago that window opened at the latest."""
+        if answer.limit is None or answer.remaining is None:
+            return None, 0.0
+        counted = answer.limit - answer.remaining
+        opened = self._window_opened
+        # A new server window: the count fell by more than reordered answers explain,
+        # or the window we knew is over. It opened before this answer was counted.
+        if (
+            opened is None
+            or now - opened >= self.seconds[0]
+            or counted + len(self.in_flight) + 1 < self._window_counted
+        ):
+            self._window_opened, self._window_counted = now, counted
+            return counted + len(self.in_flight), 0.0
+        self._window_counted = max(self._window_counted, counted)
+        return counted + len(self.in_flight), now - opened
+
+    def _pause_for(self, answer: Answer) -> tuple[float, int | None, float]:
+        """(pause, the window that ran out or None when the 429 does not say, how long
+        ago that server window opened at the latest)."""
+        wait = answer.wait
+        if wait is None:
+            return self.seconds[0], None, 0.0
+        # With room left in the shortest window, a longer one ran out.
+        first = 1 if answer.remaining and len(self.seconds) > 1 else 0
+        index = len(self.seconds) - 1
+        for i in range(first, len(self.seconds)):
+            if wait <= self.seconds[i] + RETRY_AFTER_SAFETY:
+                index = i
+                break
+        seconds = self.seconds[index]
+        # It resets ``wait`` from now, give or take the second Retry-After is rounded to.
+        age = max(0.0, seconds - wait - (RETRY_AFTER_SAFETY if index == 0 else 0.0))
+        return min(wait, seconds) + RETRY_AFTER_SAFETY, index, age
