@@ -39,6 +39,11 @@ class Transport:
     A session passed in is borrowed and never closed here; one created here is closed by
     :meth:`aclose`. The token lives only in ``self._headers`` (and ``self._secret``, to
     redact it from bodies quoted in exceptions), which no repr shows.
+
+    Every request on the wire is one attempt of the client's retry loop, so the rate
+    limiter books it: on its own session the transport turns off aiohttp's silent
+    re-send of an idempotent request after a dropped keep-alive connection. A borrowed
+    session is left as its owner configured it (aiohttp re-sends once, unbooked).
     """
 
     __slots__ = ("_headers", "_owns_session", "_secret", "_session", "_timeout")
@@ -73,6 +78,11 @@ class Transport:
                 headers=self._headers,
                 connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
             )
+            # aiohttp re-sends a GET once when a kept-alive connection turns out closed,
+            # past the rate limiter; the client's retry loop does it instead. A private
+            # attribute (aiohttp's own test client sets it too), guarded by
+            # tests/unit/test_transport_resend.py.
+            self._session._retry_connection = False
         return self._session
 
     async def get(self, url: str, path: str, _redirects: int = 0) -> RawResponse:

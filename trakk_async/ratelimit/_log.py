@@ -244,7 +244,7 @@ class Budget:
         booked."""
         shortest = self.logs[0]
         if update.limit is not None:
-            shortest.limit = update.limit
+            shortest.limit, shortest.known = update.limit, True
         if update.refused:
             for log in self.logs:
                 log.unbook()
