@@ -57,23 +57,29 @@ class VirtualTime:
         for _ in range(20):
             await asyncio.sleep(0)
 
-    async def run(self, until: float = float("inf")) -> None:
-        """Let the tasks run, jumping to the next timer whenever they all wait."""
+    async def run(
+        self, until: float = float("inf"), *, stop: Callable[[], bool] | None = None
+    ) -> None:
+        """Let the tasks run, jumping to the next timer whenever they all wait, up to
+        ``until`` (then the clock shows ``until``) or until ``stop()`` says so."""
         while True:
             await self.settle()
+            if stop is not None and stop():
+                return
             while self._timers and self._timers[0][2].done():  # cancelled sleeps
                 heapq.heappop(self._timers)
             if not self._timers or self._timers[0][0] > until:
+                if until != float("inf"):
+                    self.now = max(self.now, until)
                 return
             at, _, future = heapq.heappop(self._timers)
             self.now = max(self.now, at)
             future.set_result(None)
 
     async def gather(self, *aws: Awaitable[Any]) -> list[Any]:
-        """Run coroutines to completion in virtual time."""
+        """Run coroutines to completion in virtual time (the clock stops when they end)."""
         tasks = [asyncio.ensure_future(a) for a in aws]
-        while not all(t.done() for t in tasks):
-            await self.run(until=self.now + 3600.0)
+        await self.run(stop=lambda: all(t.done() for t in tasks))
         return [t.result() for t in tasks]
 
     def limiter(self, **options: Any) -> TokenBucketLimiter:

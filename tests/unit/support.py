@@ -19,12 +19,12 @@ class OpenLimiter:
 
     def __init__(self) -> None:
         self.acquired = 0
-        self.observed: list[int] = []
+        self.observed: list[int | None] = []
 
     async def acquire(self, *, max_wait: float | None = None) -> None:
         self.acquired += 1
 
-    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+    def observe(self, status: int | None, headers: Mapping[str, str]) -> None:
         self.observed.append(status)
 
     def snapshot(self) -> RateLimitSnapshot:

@@ -1,58 +1,34 @@
-"""The limiter's arithmetic with an injected clock: sliding logs, headers, 429 pauses."""
+"""The limiter's rules without I/O: sliding logs, reading answers, the per-process state.
+
+Times are plain numbers (monotonic seconds); Unix time only where a 429 has no ``Date``.
+"""
 
 from __future__ import annotations
 
-import itertools
 import math
+from email.utils import formatdate
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from trakk_async._protocol.core import MAX_RATE_LIMIT_WAIT, rate_limit_wait
 from trakk_async.ratelimit._core import (
-    MAX_MIRRORED,
     RETRY_AFTER_SAFETY,
+    Answer,
     LimiterCore,
-    Observation,
+    Update,
     check_windows,
-    default_margin,
-    read_counts,
-    read_headers,
-    window_for_limit,
-    window_for_pause,
+    read_answer,
 )
+from trakk_async.ratelimit._log import Budget, SlidingLog, default_margin
+
+WALL = 1_780_000_000.0
+MINUTE_HOUR = [(60, 60.0), (1000, 3600.0)]
 
 
-class Laravel:
-    """Fixed windows opened by the first hit; answers with Trakk's rate-limit headers."""
-
-    def __init__(self, windows: list[tuple[int, float]]) -> None:
-        self.windows = windows
-        self.opened: list[float | None] = [None] * len(windows)
-        self.hits = [0] * len(windows)
-
-    def hit(self, now: float) -> tuple[int, dict[str, str]]:
-        for i, (_, seconds) in enumerate(self.windows):
-            opened = self.opened[i]
-            if opened is not None and now >= opened + seconds:
-                self.opened[i], self.hits[i] = None, 0
-        spent = [i for i, (limit, _) in enumerate(self.windows) if self.hits[i] >= limit]
-        if spent:
-            i = spent[-1]
-            opened = self.opened[i]
-            assert opened is not None
-            retry = max(1, math.ceil(opened + self.windows[i][1] - now))
-            return 429, {"X-RateLimit-Limit": str(self.windows[i][0]), "Retry-After": str(retry)}
-        for i in range(len(self.windows)):
-            if self.opened[i] is None:
-                self.opened[i] = now
-            self.hits[i] += 1
-        i = min(range(len(self.windows)), key=lambda k: self.windows[k][0] - self.hits[k])
-        left = self.windows[i][0] - self.hits[i]
-        return 200, {
-            "X-RateLimit-Limit": str(self.windows[i][0]),
-            "X-RateLimit-Remaining": str(left),
-        }
+def budget(windows: list[tuple[int, float]], *, known: bool = True, margin: float = 0.0) -> Budget:
+    return Budget(windows, margin=margin, known=[known] * len(windows))
 
 
 def laravel_refusals(grants: list[float], limit: int, seconds: float) -> int:
@@ -71,13 +47,15 @@ def laravel_refusals(grants: list[float], limit: int, seconds: float) -> int:
     return refused
 
 
-def serve(core: LimiterCore, arrivals: list[float]) -> list[float]:
+def serve(b: Budget, arrivals: list[float]) -> list[float]:
     """Grant times of requests arriving at ``arrivals``, served in order (FIFO)."""
     grants: list[float] = []
     last = -math.inf
     for arrival in arrivals:
-        at = core.free_at(max(arrival, last))
-        core.grant(at)
+        at = max(arrival, last)
+        while (wait := b.check(at)[0]) > 0:  # as the queue does: wake, look again
+            at += wait
+        b.book(at)
         grants.append(at)
         last = at
     return grants
@@ -109,27 +87,16 @@ def test_default_margin_is_one_percent_between_50ms_and_1s() -> None:
     assert default_margin(0.5) == 0.05
 
 
-def test_full_burst_is_available_at_once() -> None:
-    core = LimiterCore([(60, 60.0), (1000, 3600.0)])
-    assert all(core.try_grant(0.0) for _ in range(60))
-    assert not core.try_grant(0.0)
-    assert core.free_at(0.0) == pytest.approx(60.6)
-    assert core.blocker(0.0) == "60 per 60s spent"
-
-
-def test_a_reservation_frees_its_place_after_the_window_plus_margin() -> None:
-    core = LimiterCore([(2, 10.0)], margin=0.5)
-    core.grant(0.0)
-    core.grant(3.0)
-    assert core.free_at(4.0) == 10.5
-    assert core.try_grant(10.5)
-    assert core.free_at(10.5) == 13.5
+def test_the_full_burst_is_available_at_once_then_the_window_holds() -> None:
+    b = budget(MINUTE_HOUR, margin=0.6)
+    assert serve(b, [0.0] * 60) == [0.0] * 60
+    assert b.check(60.0) == (pytest.approx(0.6), False, "60 per 60s spent")
+    assert serve(b, [0.0]) == [pytest.approx(60.6)]
 
 
 def test_the_hour_window_holds_when_the_minute_one_has_room() -> None:
-    core = LimiterCore([(60, 60.0), (100, 3600.0)], margin=0.0)
-    grants = serve(core, [0.0] * 101)
-    assert grants[59] == 0.0
+    b = budget([(60, 60.0), (100, 3600.0)])
+    grants = serve(b, [0.0] * 101)
     assert grants[60] == 60.0
     assert grants[99] == 60.0
     assert grants[100] == 3600.0
@@ -149,15 +116,37 @@ def test_the_hour_window_holds_when_the_minute_one_has_room() -> None:
 def test_no_interval_of_a_window_holds_more_than_its_limit(
     windows: list[tuple[int, float]], gaps: list[float], margin: float
 ) -> None:
-    core = LimiterCore(windows, margin=margin)
+    b = budget(windows, margin=margin)
     arrivals = [sum(gaps[: i + 1]) for i in range(len(gaps))]
-    grants = serve(core, arrivals)
+    grants = serve(b, arrivals)
     assert grants == sorted(grants)  # FIFO: served in arrival order
     assert all(g >= a for g, a in zip(grants, arrivals, strict=True))
     for limit, seconds in windows:
         assert max_in_interval(grants, seconds + margin) <= limit
         # ... so Laravel's fixed windows never refuse one of them.
         assert laravel_refusals(grants, limit, seconds) == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.floats(min_value=0.0, max_value=5.0), min_size=1, max_size=60),
+    st.sampled_from([0.1, 0.3, 1e-9, 0.7]),
+)
+def test_a_booking_frees_its_place_exactly_when_free_at_says(
+    gaps: list[float], span: float
+) -> None:
+    # The one expiry rule: at free_at(now) there is room, a hair before there is not,
+    # whatever the floats (an earlier copy of the rule disagreed at the edge).
+    log = SlidingLog(limit=3, seconds=span, margin=0.0)
+    now = 0.0
+    for gap in gaps:
+        now += gap
+        at = log.free_at(now)
+        if at > now:
+            assert log.room(math.nextafter(at, -math.inf)) <= 0
+        assert log.room(at) > 0
+        log.book(at)
+        now = at
 
 
 @settings(max_examples=100, deadline=None)
@@ -167,25 +156,31 @@ def test_no_interval_of_a_window_holds_more_than_its_limit(
     booked=st.lists(st.floats(0, 5.0, allow_nan=False), max_size=10),
 )
 def test_projected_matches_what_the_queue_gets(limit: int, ahead: int, booked: list[float]) -> None:
-    core = LimiterCore([(limit, 5.0), (limit * 3, 20.0)], margin=0.1)
+    b = budget([(limit, 5.0), (limit * 3, 20.0)], margin=0.1)
     for t in sorted(booked):
-        core.grant(t)
-    expected = core.projected(5.0, ahead)
-    assert serve(core, [5.0] * (ahead + 1))[-1] == pytest.approx(expected)
+        b.book(t)
+    expected = b.projected(5.0, ahead)
+    assert serve(b, [5.0] * (ahead + 1))[-1] == pytest.approx(expected)
 
 
-# --------------------------------------------------------------------------- headers
+def test_weighted_bookings_dated_back_stay_in_order_and_unbook_ours_newest_first() -> None:
+    log = SlidingLog(limit=100, seconds=10.0, margin=0.0)
+    log.book(1.0)
+    log.book(5.0)
+    log.book(6.0)
+    log.book(3.0, 40, foreign=True)  # another consumer's, when the server window opened
+    assert log.bookings() == [(1.0, 1), (3.0, 40), (5.0, 1), (6.0, 1)]
+    assert (log.used, log.foreign(6.0), log.used_since(3.0)) == (43, 40, 42)
+    log.unbook(2)  # two of ours were refused: the newest of ours go
+    assert log.bookings() == [(1.0, 1), (3.0, 40)]
+    log.redate_foreign(2.0)
+    assert log.bookings() == [(1.0, 1), (2.0, 40)]
+    assert log.free_at(5.0, reserve=58) == 5.0
+    assert log.free_at(5.0, reserve=59) == 11.0
+    assert (log.room(11.0), log.room(12.0)) == (60, 100)
 
 
-def test_read_headers_on_200() -> None:
-    obs = read_headers(
-        200, {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "12"}, wall=0, longest=3600
-    )
-    assert obs == Observation(limit=60, remaining=12)
-    lower = read_headers(200, {"x-ratelimit-limit": "30"}, wall=0, longest=3600)
-    assert lower.limit == 30
-    junk = {"X-RateLimit-Limit": "abc", "X-RateLimit-Remaining": "-1"}
-    assert read_headers(200, junk, wall=0, longest=3600) == Observation()
+# --------------------------------------------------------------------------- answers
 
 
 @pytest.mark.parametrize(
@@ -194,229 +189,246 @@ def test_read_headers_on_200() -> None:
         ("60", "59", (60, 59)),
         (" 60 ", "59.0", (60, 59)),
         ("0", "0", (None, 0)),
-        # str.isdigit() accepts a superscript two, int() does not: it must not raise.
+        # str.isdigit() accepts a superscript two, float() does not: it must not raise.
         ("\u00b2", "\u0663", (None, 3)),
         ("1e3", "nan", (1000, None)),
         ("", "-0", (None, 0)),
+        ("10", "99", (10, 10)),  # never more left than the limit
+        ("unlimited", "-1", (None, None)),
     ],
 )
-def test_read_counts_never_raises_on_odd_values(
+def test_odd_header_values_never_raise(
     limit: str, remaining: str, expected: tuple[int | None, int | None]
 ) -> None:
     headers = {"X-RateLimit-Limit": limit, "X-RateLimit-Remaining": remaining}
-    assert read_counts(headers) == expected
-    assert read_headers(200, headers, wall=0, longest=60) == Observation(
-        limit=expected[0], remaining=expected[1]
-    )
+    answer = read_answer(200, headers, wall=WALL)
+    assert (answer.limit, answer.remaining) == expected
+    assert not answer.refused
 
 
-def test_read_headers_429_retry_after_plus_a_second() -> None:
-    headers = {"Retry-After": "17", "X-RateLimit-Reset": "1000050"}
-    obs = read_headers(429, headers, wall=1_000_000.0, longest=3600)
-    assert obs.pause == 17 + RETRY_AFTER_SAFETY
-    assert obs.remaining == 0
+def date(offset: float) -> str:
+    return formatdate(WALL + offset, usegmt=True)
 
 
-def test_read_headers_429_reset_when_no_retry_after() -> None:
-    obs = read_headers(429, {"X-RateLimit-Reset": "1000050"}, wall=1_000_000.0, longest=3600)
-    assert obs.pause == 50 + RETRY_AFTER_SAFETY
-    skewed = read_headers(429, {"X-RateLimit-Reset": "9000000"}, wall=0.0, longest=3600)
-    assert skewed.pause == 3600 + RETRY_AFTER_SAFETY
-    bare = read_headers(429, {}, wall=0.0, longest=3600, shortest=60)
-    assert bare.pause == 60
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [
+        ({"Retry-After": "17", "X-RateLimit-Reset": str(int(WALL) + 50)}, 17.0),
+        ({"Retry-After": date(30), "Date": date(0)}, 30.0),  # an HTTP date, server's clock
+        ({"X-RateLimit-Reset": str(int(WALL) + 40), "Date": date(0)}, 40.0),
+        # The server's clock an hour ahead of ours: its Date says so, the wait is the same.
+        ({"X-RateLimit-Reset": str(int(WALL) + 3600 + 40), "Date": date(3600)}, 40.0),
+        ({"X-RateLimit-Reset": str(int(WALL) + 40)}, 40.0),  # no Date: our clock
+        ({"X-RateLimit-Reset": str(int(WALL) - 3600 + 40)}, None),  # ... clearly wrong
+        ({"Retry-After": "999999999"}, MAX_RATE_LIMIT_WAIT),
+        ({"Retry-After": "-5"}, 0.0),
+        ({"Retry-After": "soon", "X-RateLimit-Reset": "junk"}, None),
+        ({}, None),
+    ],
+)
+def test_a_429s_wait_is_read_on_the_servers_clock(
+    headers: dict[str, str], wait: float | None
+) -> None:
+    from datetime import UTC, datetime
+
+    assert rate_limit_wait(headers, now=datetime.fromtimestamp(WALL, UTC)) == wait
+    answer = read_answer(429, headers, wall=WALL)
+    assert answer.refused and answer.wait == wait
 
 
-def test_which_window_a_limit_or_a_pause_describes() -> None:
-    assert window_for_limit(60, [60, 1000]) == 0
-    assert window_for_limit(1000, [60, 1000]) == 1
-    assert window_for_limit(30, [60, 1000]) == 0
-    assert window_for_limit(120, [60, 1000]) == 0
-    assert window_for_limit(500, [60, 1000]) == 1
-    # Nearest to the configured limits, so one correction does not steer the next.
-    assert window_for_limit(250, [300, 1000], [60, 1000]) == 1
-    assert window_for_limit(60, [300, 1000], [60, 1000]) == 0
-    assert window_for_pause(31.0, [60.0, 3600.0]) == 0
-    assert window_for_pause(61.0, [60.0, 3600.0]) == 0  # Retry-After 60 + safety
-    assert window_for_pause(62.5, [60.0, 3600.0]) == 1  # longer than a minute: the hour
-    assert window_for_pause(9999.0, [60.0, 3600.0]) == 1
+# --------------------------------------------------------------------------- the core
 
 
-def test_limit_header_corrects_capacity_down_and_up() -> None:
-    core = LimiterCore(margin=0.0)
-    core.grant(0.0)
-    core.observe(0.0, Observation(limit=30, remaining=29))
-    assert core.windows == ((30, 60.0), (1000, 3600.0))
-    assert sum(core.try_grant(0.0) for _ in range(100)) == 29
-    core.observe(1.0, Observation(limit=120, remaining=90))
-    assert core.windows == ((120, 60.0), (1000, 3600.0))
-    assert sum(core.try_grant(1.0) for _ in range(200)) == 90
-    core.observe(2.0, Observation(limit=900, remaining=700))
-    assert core.windows == ((120, 60.0), (900, 3600.0))
+def test_the_first_request_goes_alone_until_an_answer_comes() -> None:
+    core = LimiterCore([60.0, 3600.0])
+    assert core.hold(0.0, pace=1.0) == (0.0, "")
+    core.granted(0.0, probe=False)
+    assert core.hold(0.1, pace=1.0) == (math.inf, "waiting for the answer to the first request")
+    update = core.answered(0.2, Answer(limit=30, remaining=29))
+    assert update == Update(limit=30, in_use=1, opened_ago=0.0)
+    assert core.hold(0.2, pace=1.0) == (0.0, "")
 
 
-def test_remaining_lower_than_expected_books_the_difference() -> None:
-    core = LimiterCore([(60, 60.0), (1000, 3600.0)], margin=0.0)
+def test_an_attempt_without_answer_hands_going_alone_to_the_next() -> None:
+    core = LimiterCore([60.0])
+    core.granted(0.0, probe=False)
+    core.no_answer(1.0)
+    assert core.alone_next == "the first request"
+    assert core.hold(1.0, pace=1.0) == (0.0, "")
+    core.granted(1.0, probe=False)
+    assert core.hold(1.0, pace=1.0)[0] == math.inf
+
+
+def test_a_lost_answer_stops_holding_the_others_eventually() -> None:
+    from trakk_async.ratelimit._core import LOST_ANSWER
+
+    core = LimiterCore([60.0])
+    core.granted(0.0, probe=False)  # and nobody ever reports its answer
+    assert core.hold(LOST_ANSWER - 1, pace=1.0)[0] == math.inf
+    assert core.hold(LOST_ANSWER, pace=1.0) == (0.0, "")
+
+
+def answered_core(windows: list[float], now: float = 0.0) -> LimiterCore:
+    core = LimiterCore(windows)
+    core.granted(now, probe=False)
+    core.answered(now, Answer(limit=60, remaining=59))
+    return core
+
+
+def test_a_429_for_the_minute_pauses_and_dates_the_window() -> None:
+    core = answered_core([60.0, 3600.0])
+    for _ in range(3):
+        core.granted(10.0, probe=False)
+    update = core.answered(10.5, Answer(limit=60, remaining=0, refused=True, wait=20.0))
+    assert update.pause == 20.0 + RETRY_AFTER_SAFETY
+    assert update.refused and update.redate and update.learn is None
+    # It resets in 20 s, so it opened 40 s ago (a second later at most, Retry-After rounds).
+    assert update.opened_ago == pytest.approx(60.0 - 20.0 - RETRY_AFTER_SAFETY)
+    assert update.in_use == 60 + 2  # the server's count and ours still in flight
+    assert core.hold(11.0, pace=1.0) == (20.5, "paused after a 429")
+    assert core.alone_next == "the first request after the pause"
+
+
+def test_a_429_with_room_in_the_minute_names_a_longer_window_and_teaches_its_limit() -> None:
+    core = answered_core([60.0, 3600.0], now=0.0)  # our request opened the hour window
+    for t in range(3000, 3030):
+        core.granted(float(t), probe=False)
+        core.answered(float(t), Answer(limit=60, remaining=59))
+    core.granted(3030.0, probe=False)
+    core.granted(3030.0, probe=False)
+    update = core.answered(3030.0, Answer(limit=60, remaining=29, refused=True, wait=570.0))
+    assert (update.learn, update.learn_ago, update.learn_in_flight) == (1, 3030.0, 1)
+    assert update.pause == 570.0 + RETRY_AFTER_SAFETY
+    assert not update.redate
+
+
+def test_a_short_wait_with_room_in_the_minute_is_a_longer_window_too() -> None:
+    core = answered_core([60.0, 3600.0])
+    core.granted(1.0, probe=False)
+    update = core.answered(1.0, Answer(limit=60, remaining=58, refused=True, wait=45.0))
+    assert update.pause == 45.0 + RETRY_AFTER_SAFETY
+    assert not update.redate  # not the minute's: its foreign bookings stay as they are
+    assert update.learn is None  # that hour opened 3,555 s ago, before we came
+
+
+def test_a_longer_window_that_someone_else_opened_teaches_nothing() -> None:
+    core = answered_core([60.0, 3600.0], now=0.0)
+    core.granted(100.0, probe=False)
+    # The hour resets in 3,000 s: it opened 600 s ago, before our first request.
+    update = core.answered(100.0, Answer(limit=60, remaining=50, refused=True, wait=3000.0))
+    assert update.learn is None
+    assert update.pause == 3000.0 + RETRY_AFTER_SAFETY
+
+
+def test_a_429_that_says_nothing_pauses_one_shortest_window() -> None:
+    core = answered_core([60.0, 3600.0])
+    core.granted(1.0, probe=False)
+    update = core.answered(1.0, Answer(refused=True))
+    assert (update.pause, update.learn, update.refused) == (60.0, None, True)
+
+
+def test_a_wait_longer_than_every_window_is_cut_to_the_longest() -> None:
+    core = answered_core([1.0, 10.0])
+    core.granted(1.0, probe=False)
+    update = core.answered(1.0, Answer(limit=60, remaining=0, refused=True, wait=3600.0))
+    assert update.pause == 10.0 + RETRY_AFTER_SAFETY
+
+
+def test_a_new_server_window_is_seen_when_the_count_falls() -> None:
+    core = answered_core([60.0])  # window opened at 0, counted 1
+    core.granted(5.0, probe=False)
+    assert core.answered(10.0, Answer(limit=60, remaining=20)).opened_ago == 10.0
+    core.granted(30.0, probe=False)
+    update = core.answered(31.0, Answer(limit=60, remaining=58))  # 40 counted, now 2
+    assert (update.in_use, update.opened_ago) == (2, 0.0)
+
+
+def test_spacing_while_shared_or_outrun() -> None:
+    core = answered_core([60.0])
+    core.granted(1.0, probe=False)
+    assert core.hold(1.5, pace=1.0) == (0.0, "")  # a burst is fine
+    core.saw_others(1.5, span=60.6)
+    assert core.hold(1.5, pace=1.0) == (0.5, "another consumer shares the token")
+    assert core.reserve(1.5) == 1
+    assert core.reserve(62.2) == 0
+    core.outran(70.0, span=60.6)
+    core.granted(70.0, probe=False)
+    assert core.hold(70.2, pace=1.0) == (pytest.approx(0.8), "requests spaced at the token's rate")
+    assert core.hold(131.0, pace=1.0) == (0.0, "")
+
+
+def test_a_probe_goes_alone_and_reports_its_success() -> None:
+    core = answered_core([60.0, 3600.0])
+    assert core.may_probe(1.0)
+    core.granted(1.0, probe=True)
+    assert not core.may_probe(1.0)
+    assert core.hold(1.0, pace=0.1)[1] == "waiting for the answer to a probe of the hourly limit"
+    assert core.answered(1.2, Answer(limit=60, remaining=50)).probe_passed
+
+
+# --------------------------------------------------------------------------- the budget
+
+
+def test_the_limit_header_sets_the_shortest_window_both_ways() -> None:
+    b = budget(MINUTE_HOUR, known=False)
+    b.apply(0.0, Update(limit=30))
+    assert b.windows == ((30, 60.0), (1000, 3600.0))
+    assert b.logs[0].known and not b.logs[1].known
+    b.apply(0.0, Update(limit=100_000))
+    assert b.windows == ((100_000, 60.0), (1000, 3600.0))
+
+
+def test_another_consumers_requests_are_booked_when_their_window_opened() -> None:
+    b = budget(MINUTE_HOUR, margin=0.6)
     for _ in range(5):
-        core.grant(0.0)
-    # The server counted 25: someone else sent 20 with the same token.
-    core.observe(1.0, Observation(limit=60, remaining=35))
-    assert core.states(1.0)[0].used == 25
-    assert sum(core.try_grant(1.0) for _ in range(100)) == 35
-    # A stale answer (counted before our latest grants) books nothing more.
-    core.observe(2.0, Observation(limit=60, remaining=50))
-    assert core.states(2.0)[0].used == 60
-    # Foreign requests are dated when we learnt of them: they free up a window later.
-    assert core.free_at(2.0) == 60.0
-
-
-def test_a_429_pauses_every_grant_until_the_reset() -> None:
-    core = LimiterCore([(60, 60.0), (1000, 3600.0)], margin=0.0)
-    core.grant(0.0)
-    core.observe(10.0, Observation(limit=60, remaining=0, pause=21.0))
-    assert core.paused_until == 31.0
-    assert not core.try_grant(30.99)
-    assert core.blocker(30.0) == "paused after a 429"
-    assert core.free_at(12.0) == 31.0
-    assert core.try_grant(31.0)
-    # A second 429, for the hour window, extends the pause; a shorter one does not shorten it.
-    core.observe(31.0, Observation(limit=1000, remaining=0, pause=1800.0))
-    core.observe(31.0, Observation(pause=5.0))
-    assert core.paused_until == 1831.0
-    assert core.windows == ((60, 60.0), (1000, 3600.0))
-
-
-def test_a_429_with_an_unknown_limit_corrects_the_window_its_pause_belongs_to() -> None:
-    core = LimiterCore(margin=0.0)
-    core.observe(0.0, Observation(limit=800, remaining=0, pause=1200.0))
-    assert core.windows == ((60, 60.0), (800, 3600.0))
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    minute=st.integers(5, 20),
-    hour=st.integers(25, 150),
-    foreign=st.integers(0, 3),
-    gaps=st.lists(st.floats(0, 0.5, allow_nan=False), min_size=1, max_size=150),
-)
-def test_the_server_limits_are_learnt_from_the_headers(
-    minute: int, hour: int, foreign: int, gaps: list[float]
-) -> None:
-    """Configured 10/s and 50/10s; the token really has others and another user."""
-    server = Laravel([(minute, 1.0), (hour, 10.0)])
-    core = LimiterCore([(10, 1.0), (50, 10.0)], margin=0.01)
-    arrivals = [sum(gaps[: i + 1]) for i in range(len(gaps))]
-    last, statuses, grant_times = 0.0, [], []
-    for n, arrival in enumerate(arrivals):
-        if n % 10 == 0:
-            for _ in range(foreign):  # someone else's requests, without our limiter
-                server.hit(max(arrival, last))
-        at = core.free_at(max(arrival, last))
-        core.grant(at)
-        status, headers = server.hit(at)
-        statuses.append(status)
-        grant_times.append(at)
-        core.observe(at, read_headers(status, headers, wall=0.0, longest=10.0))
-        last = at
-    refused = statuses.count(429)
-    if foreign == 0:
-        # Only a window not yet described by the headers can be overrun, once.
-        assert refused <= 2
-        assert statuses[0] == 200
-    assert core.windows[0] == (minute, 1.0)  # described by the very first answer
-    # Every 429 paused the core: two never come within one Retry-After (>= 2 s here).
-    times = [t for t, s in zip(grant_times, statuses, strict=True) if s == 429]
-    assert all(b - a >= 2.0 for a, b in itertools.pairwise(times))
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    pause_at=st.floats(0, 50, allow_nan=False),
-    pause=st.floats(0.5, 80, allow_nan=False),
-    gaps=st.lists(st.floats(0, 2.0, allow_nan=False), min_size=1, max_size=80),
-)
-def test_nothing_is_granted_during_a_pause(
-    pause_at: float, pause: float, gaps: list[float]
-) -> None:
-    core = LimiterCore([(5, 1.0), (50, 60.0)], margin=0.01)
-    arrivals = [sum(gaps[: i + 1]) for i in range(len(gaps))]
-    before = [a for a in arrivals if a < pause_at]
-    grants = serve(core, before)
-    core.observe(pause_at, Observation(pause=pause))
-    end = pause_at + pause
-    grants = serve(core, [max(a, pause_at) for a in arrivals[len(before) :]])
-    assert all(not (pause_at <= g < end) for g in grants)
-
-
-def test_a_huge_limit_header_books_a_bounded_number_of_foreign_requests() -> None:
-    # A test server's "unlimited" token (or a broken proxy) may claim billions used.
-    core = LimiterCore([(10**9, 60.0)], margin=0.0)
-    core.grant(0.0)
-    core.observe(0.0, Observation(limit=10**9, remaining=1))
-    assert core.states(0.0)[0].used == MAX_MIRRORED
-    core.observe(0.1, Observation(limit=10**9, remaining=1))
-    assert core.states(0.1)[0].used == MAX_MIRRORED
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.floats(min_value=0.0, max_value=5.0), min_size=1, max_size=80))
-def test_try_grant_decides_exactly_as_free_at(gaps: list[float]) -> None:
-    fast = LimiterCore([(3, 1.0), (7, 4.0)], margin=0.1)
-    slow = LimiterCore([(3, 1.0), (7, 4.0)], margin=0.1)
-    now = 0.0
-    for gap in gaps:
-        now += gap
-        expected = slow.free_at(now) <= now
-        if expected:
-            slow.grant(now)
-        assert fast.try_grant(now) is expected
-
-
-def _state(core: LimiterCore, now: float) -> tuple[object, ...]:
-    for log in core.logs:
-        log.expire(now)  # entries past their span count for nothing, wherever they are
-    return (
-        core.windows,
-        [list(log.log) for log in core.logs],
-        core.corrections,
-        core.probe_until,
-        core.paused_until,
+        b.book(10.0)
+    # The server counts 25 and 2 of ours are in flight: 22 are someone else's, counted
+    # in a window that opened 10 s ago at the latest.
+    assert b.apply(20.0, Update(limit=60, in_use=27, opened_ago=10.0)) == 22
+    assert b.logs[0].bookings() == [(10.0, 1)] * 5 + [(10.0, 22)]
+    assert b.logs[1].used == 5  # the hour learns from its own 429s, not from these
+    assert b.apply(21.0, Update(limit=60, in_use=20, opened_ago=11.0)) == 0  # stale
+    assert b.check(20.0) == (0.0, False, "")
+    for _ in range(33):
+        b.book(20.0)
+    # They free when that server window resets (plus the margin), with ours.
+    assert b.check(20.0) == (
+        pytest.approx(50.6),
+        False,
+        "60 per 60s spent, 22 of them by another consumer",
     )
+    assert b.logs[0].room(70.6) == 60 - 33
 
 
-_ODD_VALUES = st.sampled_from(["60.0", " 20 ", "abc", "", "1e3", "\u00b2", "+5", "nan", "-1"])
-# Mostly the windows' own limits and small counts, so foreign usage and corrections happen.
-_LIMITS = st.one_of(st.sampled_from(["5", "20", "7", "100", "0"]), st.none(), _ODD_VALUES)
-_REMAINING = st.one_of(st.integers(min_value=0, max_value=25).map(str), st.none(), _ODD_VALUES)
+def test_a_refused_request_counted_nowhere_and_a_429_redates_others() -> None:
+    b = budget(MINUTE_HOUR)
+    b.book(0.0)
+    b.book(30.0)
+    b.apply(31.0, Update(in_use=40, opened_ago=1.0))  # 38 foreign at 30.0
+    b.apply(32.0, Update(refused=True, in_use=40, opened_ago=32.0, redate=True))
+    # Our newest booking went (refused); the server's 40 are someone else's, all moved
+    # to the window's opening.
+    assert b.logs[0].bookings() == [(0.0, 1), (0.0, 1), (0.0, 38)]
+    assert b.logs[0].foreign(32.0) == 39
+    assert b.logs[1].bookings() == [(0.0, 1)]
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(
-        st.tuples(st.floats(0.0, 30.0), _LIMITS, _REMAINING, st.booleans()),
-        min_size=1,
-        max_size=30,
-    )
-)
-def test_observe_ok_matches_the_general_path(
-    steps: list[tuple[float, str | None, str | None, bool]],
-) -> None:
-    # observe_ok is the per-response fast path: it must leave the core exactly as
-    # observe(read_headers(200, ...)) would, whatever the headers say.
-    fast = LimiterCore([(5, 10.0), (20, 60.0)], margin=0.5)
-    slow = LimiterCore([(5, 10.0), (20, 60.0)], margin=0.5)
-    now = 0.0
-    for gap, limit, remaining, grant in steps:
-        now += gap
-        if grant:
-            assert fast.try_grant(now) is slow.try_grant(now)
-        headers = {
-            name: value
-            for name, value in (
-                ("X-RateLimit-Limit", limit),
-                ("X-RateLimit-Remaining", remaining),
-            )
-            if value is not None
-        }
-        fast.observe_ok(now, headers)
-        slow.observe(now, read_headers(200, headers, wall=0.0, longest=60.0))
-        assert _state(fast, now) == _state(slow, now)
+def test_a_429_for_the_hour_sets_its_limit_to_what_was_booked() -> None:
+    b = budget(MINUTE_HOUR, known=False)
+    for t in range(700):
+        b.book(float(t))
+    b.apply(700.0, Update(refused=True, learn=1, learn_ago=600.0, learn_in_flight=3))
+    # 700 booked, 1 refused (unbooked), 101 before the window opened, 3 more refused soon.
+    assert b.windows[1] == (699 - 100 - 3, 3600.0)
+    assert b.logs[1].known
+
+
+def test_a_passed_probe_raises_only_unknown_limits() -> None:
+    for known, expected in ((False, 3), (True, 2)):
+        b = budget([(10, 1.0), (2, 100.0)], known=known)
+        for _ in range(3):
+            b.book(0.0)
+        wait, probe, _ = b.check(0.0)
+        assert (wait == 0.0 and probe) is not known
+        b.apply(0.0, Update(probe_passed=True))
+        assert b.windows[1][0] == expected

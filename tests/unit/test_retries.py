@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 from aioresponses import aioresponses
@@ -208,36 +210,85 @@ async def test_every_attempt_passes_the_limiter_seam(mock_api: aioresponses) -> 
     assert limiter.observed == [429, 429, 200]
 
 
-class FastPathLimiter(OpenLimiter):
-    """A limiter with the optional synchronous ``try_acquire`` fast path."""
-
-    def __init__(self, grants: list[bool]) -> None:
-        super().__init__()
-        self.grants = grants
-        self.tried = 0
-
-    def try_acquire(self) -> bool:
-        self.tried += 1
-        return self.grants.pop(0)
-
-
-async def test_the_client_uses_try_acquire_first_and_awaits_acquire_only_when_refused(
+async def test_an_attempt_without_answer_is_reported_to_the_limiter_once(
     mock_api: aioresponses,
 ) -> None:
-    # First attempt: the fast path grants; the retry after a 503: refused, so acquire().
-    fail_then_succeed(mock_api, 1, status=503, body=b"")
-    limiter = FastPathLimiter([True, False])
-    async with make_client(limiter=limiter) as client:
-        assert isinstance(await client.me(), Me)
-    assert (limiter.tried, limiter.acquired) == (2, 1)
-    assert limiter.observed == [503, 200]
+    from tests.unit.support import OpenLimiter
 
-
-async def test_a_limiter_without_try_acquire_is_awaited_every_time(
-    mock_api: aioresponses,
-) -> None:
-    fail_then_succeed(mock_api, 2, status=503, body=b"")
+    fail_then_succeed(mock_api, 2, exception=aiohttp.ServerDisconnectedError())
     limiter = OpenLimiter()
     async with make_client(limiter=limiter) as client:
         await client.me()
     assert limiter.acquired == 3
+    assert limiter.observed == [None, None, 200]
+
+
+async def test_a_cancelled_request_still_ends_its_attempt_at_the_limiter(
+    mock_api: aioresponses,
+) -> None:
+    from tests.unit.support import OpenLimiter
+
+    started = asyncio.Event()
+
+    async def slow(*args: object, **kwargs: object) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    mock_api.get(url("/me"), callback=slow)
+    limiter = OpenLimiter()
+    async with make_client(limiter=limiter) as client:
+        task = asyncio.ensure_future(client.me())
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert (limiter.acquired, limiter.observed) == (1, [None])
+
+
+class FlakyStoreLimiter(OpenLimiter):
+    """A limiter whose store (Redis) does not answer the first ``outages`` times."""
+
+    def __init__(self, outages: int) -> None:
+        super().__init__()
+        self.outages = outages
+
+    async def acquire(self, *, max_wait: float | None = None) -> None:
+        if self.outages:
+            self.outages -= 1
+            raise APIConnectionError("the rate limiter's Redis did not answer")
+        await super().acquire(max_wait=max_wait)
+
+
+async def test_a_limiter_that_cannot_reach_its_store_is_retried_like_a_connection(
+    mock_api: aioresponses,
+) -> None:
+    mock_api.get(url("/me"), payload=ME)
+    limiter = FlakyStoreLimiter(outages=2)
+    sleeps = Sleeps()
+    attempts: list[object] = []
+    async with make_client(limiter=limiter, sleeps=sleeps) as client:
+        client.add_attempt_listener(attempts.append)
+        assert isinstance(await client.me(), Me)
+    assert len(sleeps.waits) == 2  # backoff, as for a dropped connection
+    assert (limiter.acquired, limiter.observed, len(attempts)) == (1, [200], 1)
+    assert request_count(mock_api) == 1
+
+
+async def test_the_client_closes_the_limiter_it_created_only() -> None:
+    from trakk_async import TokenBucketLimiter, TrakkClient
+
+    closed: list[object] = []
+
+    class Recording(TokenBucketLimiter):
+        async def aclose(self) -> None:
+            closed.append(self)
+
+    mine = Recording()
+    async with TrakkClient("tok", base_url="http://127.0.0.1:9/api/v1", rate_limiter=mine):
+        pass
+    assert closed == []
+    client = TrakkClient("tok", base_url="http://127.0.0.1:9/api/v1")
+    assert isinstance(client.rate_limiter, TokenBucketLimiter)
+    client._own_limiter = Recording()
+    await client.aclose()
+    assert len(closed) == 1

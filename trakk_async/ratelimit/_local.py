@@ -132,14 +132,13 @@ class TokenBucketLimiter(FairQueue):
     def _try_grant(self) -> tuple[float, str]:
         now = self._clock()
         hold, why = self._core.hold(now, pace=self._budget.pace())
+        wait, probe, budget_why = self._budget.check(now, reserve=self._core.reserve(now))
+        if wait > hold:
+            hold, why = wait, budget_why
         if hold > 0:
             if hold != math.inf and self._core.paused_until <= now:
                 self._core.outran(now, self._budget.logs[0].span)
             return hold, why
-        wait, probe, why = self._budget.check(now, reserve=self._core.reserve(now))
-        if wait > 0:
-            self._core.outran(now, self._budget.logs[0].span)
-            return wait, why
         if probe and not self._core.may_probe(now):
             return math.inf, "waiting for the requests in flight before probing a longer window"
         self._budget.book(now)
@@ -170,8 +169,10 @@ class TokenBucketLimiter(FairQueue):
         now = self._clock()
         hold, why = self._core.hold(now, pace=self._budget.pace())
         wait, _, budget_why = self._budget.check(now, reserve=self._core.reserve(now))
-        if wait > hold or hold == math.inf:
-            hold, why = max(wait, 0.0 if hold == math.inf else hold), budget_why or why
+        if hold == math.inf:  # an answer on its way decides: show what is known
+            hold = 0.0
+        if wait > hold:
+            hold, why = wait, budget_why
         return RateLimitSnapshot(
             windows=self._budget.snapshot(now),
             paused_for=max(0.0, self._core.paused_until - now),

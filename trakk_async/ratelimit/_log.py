@@ -130,16 +130,17 @@ class SlidingLog:
         return sum(b.count for b in self._entries if b.foreign)
 
     def unbook(self, count: int = 1) -> None:
-        """Remove ``count`` of the newest bookings: requests the server counted nowhere."""
-        entries = self._entries
-        while count > 0 and entries:
-            newest = entries[-1]
-            taken = min(count, newest.count)
-            newest.count -= taken
+        """Remove ``count`` of our newest bookings: requests the server counted nowhere."""
+        for booking in reversed(self._entries):
+            if count <= 0:
+                break
+            if booking.foreign:
+                continue
+            taken = min(count, booking.count)
+            booking.count -= taken
             count -= taken
             self.used -= taken
-            if not newest.count:
-                entries.pop()
+        self._entries = deque(b for b in self._entries if b.count)
 
     def used_since(self, since: float) -> int:
         """Bookings made at or after ``since``."""

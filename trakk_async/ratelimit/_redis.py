@@ -101,14 +101,15 @@ local function unbook(i, c)
   for k = 1, #newest, 2 do
     if c <= 0 then return end
     local have, foreign = count(newest[k])
-    local taken = math.min(c, have)
-    redis.call('ZREM', zs[i], newest[k])
-    redis.call('DECRBY', tots[i], taken)
-    c = c - taken
-    if have > taken then
-      seq = seq + 1
-      redis.call('ZADD', zs[i], newest[k + 1],
-        (have - taken) .. ':' .. (foreign and '1' or '0') .. ':' .. id .. ':' .. seq)
+    if not foreign then
+      local taken = math.min(c, have)
+      redis.call('ZREM', zs[i], newest[k])
+      redis.call('DECRBY', tots[i], taken)
+      c = c - taken
+      if have > taken then
+        seq = seq + 1
+        redis.call('ZADD', zs[i], newest[k + 1], (have - taken) .. ':0:' .. id .. ':' .. seq)
+      end
     end
   end
 end
