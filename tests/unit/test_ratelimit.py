@@ -123,7 +123,8 @@ async def test_a_cancelled_waiter_gives_its_place_back(vt: VirtualTime) -> None:
     assert vt.now == 10.0  # the first free slot, not a later one
     assert limiter.snapshot().windows[0].used == 1
     assert limiter.snapshot().waiting == 0
-    assert head.cancelled() and middle.cancelled()
+    assert head.cancelled()
+    assert middle.cancelled()
 
 
 async def test_max_wait_refuses_with_the_expected_wait(vt: VirtualTime) -> None:
@@ -189,7 +190,8 @@ async def test_an_attempt_without_answer_lets_the_next_one_go_alone(vt: VirtualT
     await vt.run(until=1.0)
     limiter.observe(None, {})  # the first attempt failed: no answer
     await vt.run(until=2.0)
-    assert second.done() and not third.done()
+    assert second.done()
+    assert not third.done()
     limiter.observe(200, OK)
     await vt.run(until=3.0)
     assert third.done()

@@ -90,7 +90,9 @@ def test_default_margin_is_one_percent_between_50ms_and_1s() -> None:
 def test_the_full_burst_is_available_at_once_then_the_window_holds() -> None:
     b = budget(MINUTE_HOUR, margin=0.6)
     assert serve(b, [0.0] * 60) == [0.0] * 60
-    assert b.check(60.0) == (pytest.approx(0.6), False, "60 per 60s spent")
+    wait, probe, why = b.check(60.0)
+    assert wait == pytest.approx(0.6)
+    assert (probe, why) == (False, "60 per 60s spent")
     assert serve(b, [0.0]) == [pytest.approx(60.6)]
 
 
@@ -233,7 +235,8 @@ def test_a_429s_wait_is_read_on_the_servers_clock(
 
     assert rate_limit_wait(headers, now=datetime.fromtimestamp(WALL, UTC)) == wait
     answer = read_answer(429, headers, wall=WALL)
-    assert answer.refused and answer.wait == wait
+    assert answer.refused
+    assert answer.wait == wait
 
 
 # --------------------------------------------------------------------------- the core
@@ -281,7 +284,9 @@ def test_a_429_for_the_minute_pauses_and_dates_the_window() -> None:
         core.granted(10.0, probe=False)
     update = core.answered(10.5, Answer(limit=60, remaining=0, refused=True, wait=20.0))
     assert update.pause == 20.0 + RETRY_AFTER_SAFETY
-    assert update.refused and update.redate and update.learn is None
+    assert update.refused
+    assert update.redate
+    assert update.learn is None
     # It resets in 20 s, so it opened 40 s ago (a second later at most, Retry-After rounds).
     assert update.opened_ago == pytest.approx(60.0 - 20.0 - RETRY_AFTER_SAFETY)
     assert update.in_use == 60 + 2  # the server's count and ours still in flight
@@ -353,7 +358,9 @@ def test_spacing_while_shared_or_outrun() -> None:
     assert core.reserve(62.2) == 0
     core.outran(70.0, span=60.6)
     core.granted(70.0, probe=False)
-    assert core.hold(70.2, pace=1.0) == (pytest.approx(0.8), "requests spaced at the token's rate")
+    hold, why = core.hold(70.2, pace=1.0)
+    assert hold == pytest.approx(0.8)
+    assert why == "requests spaced at the token's rate"
     assert core.hold(131.0, pace=1.0) == (0.0, "")
 
 
@@ -373,7 +380,8 @@ def test_the_limit_header_sets_the_shortest_window_both_ways() -> None:
     b = budget(MINUTE_HOUR, known=False)
     b.apply(0.0, Update(limit=30))
     assert b.windows == ((30, 60.0), (1000, 3600.0))
-    assert b.logs[0].known and not b.logs[1].known
+    assert b.logs[0].known
+    assert not b.logs[1].known
     b.apply(0.0, Update(limit=100_000))
     assert b.windows == ((100_000, 60.0), (1000, 3600.0))
 
@@ -392,11 +400,10 @@ def test_another_consumers_requests_are_booked_when_their_window_opened() -> Non
     for _ in range(33):
         b.book(20.0)
     # They free when that server window resets (plus the margin), with ours.
-    assert b.check(20.0) == (
-        pytest.approx(50.6),
-        False,
-        "60 per 60s spent, 22 of them by another consumer",
-    )
+    wait, probe, why = b.check(20.0)
+    assert wait == pytest.approx(50.6)
+    assert not probe
+    assert why == "60 per 60s spent, 22 of them by another consumer"
     assert b.logs[0].room(70.6) == 60 - 33
 
 
