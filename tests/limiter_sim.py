@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import os
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from email.utils import formatdate
@@ -54,8 +55,15 @@ class VirtualTime:
         await future
 
     async def settle(self) -> None:
-        for _ in range(20):
+        """Let every task run until all of them wait (on a timer or on each other)."""
+        loop = asyncio.get_running_loop()
+        ready = getattr(loop, "_ready", None)  # asyncio's run queue (private): saves time
+        for _ in range(100):
             await asyncio.sleep(0)
+            if ready is not None and not ready:
+                await asyncio.sleep(0)
+                if not ready:
+                    return
 
     async def run(
         self, until: float = float("inf"), *, stop: Callable[[], bool] | None = None
@@ -89,8 +97,9 @@ class VirtualTime:
 class SimTrakk:
     """The fake's throttle, per token, behind a network of ``latency`` seconds each way.
 
-    ``requests`` / ``refused`` count what reached the throttle per token; ``log`` keeps
-    ``(time, token, status)`` of every request.
+    ``log`` keeps ``(time, token, status)`` of every request. ``clock_offset``: the
+    server's clock is that many seconds ahead of ours (its ``Date`` and
+    ``X-RateLimit-Reset`` say so); ``strip``: headers a proxy removes on the way back.
     """
 
     def __init__(
@@ -100,17 +109,27 @@ class SimTrakk:
         *,
         latency: float = 0.05,
         jitter: float = 0.05,
-        seed: int = 1,
+        seed: int | None = None,
+        clock_offset: float = 0.0,
+        strip: Iterable[str] = (),
     ) -> None:
         self.vt = vt
         self._limits = list(limits)
         self.latency, self.jitter = latency, jitter
-        self._rng = random.Random(seed)
+        # TRAKK_SIM_SEED lets a loop in bash try the scenarios on other networks.
+        self._rng = random.Random(
+            int(os.environ.get("TRAKK_SIM_SEED", "1")) if seed is None else seed
+        )
         self._throttles: dict[str, Throttle] = {}
         self.log: list[tuple[float, str, int]] = []
+        self.clock_offset = clock_offset
+        self.strip = {name.lower() for name in strip}
+
+    def server_wall(self) -> float:
+        return self.vt.wall() + self.clock_offset
 
     def set_limits(self, token: str, limits: Iterable[tuple[int, float]]) -> None:
-        self._throttles[token] = Throttle(limits, clock=self.vt.clock, wall=self.vt.wall)
+        self._throttles[token] = Throttle(limits, clock=self.vt.clock, wall=self.server_wall)
 
     def _throttle(self, token: str) -> Throttle:
         if token not in self._throttles:
@@ -123,7 +142,9 @@ class SimTrakk:
         status = 200 if decision.allowed else 429
         self.log.append((self.vt.now, token, status))
         headers = CIMultiDict(decision.headers())
-        headers["Date"] = formatdate(self.vt.wall(), usegmt=True)
+        headers["Date"] = formatdate(self.server_wall(), usegmt=True)
+        for name in self.strip:
+            headers.popall(name, None)
         return status, headers
 
     def accepted(self, token: str, start: float = 0.0, end: float = float("inf")) -> int:

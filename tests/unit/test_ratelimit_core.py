@@ -248,7 +248,7 @@ def test_the_first_request_goes_alone_until_an_answer_comes() -> None:
     core.granted(0.0, probe=False)
     assert core.hold(0.1, pace=1.0) == (math.inf, "waiting for the answer to the first request")
     update = core.answered(0.2, Answer(limit=30, remaining=29))
-    assert update == Update(limit=30, in_use=1, opened_ago=0.0)
+    assert update == Update(limit=30, counted=1, opened_ago=0.0)
     assert core.hold(0.2, pace=1.0) == (0.0, "")
 
 
@@ -289,7 +289,7 @@ def test_a_429_for_the_minute_pauses_and_dates_the_window() -> None:
     assert update.learn is None
     # It resets in 20 s, so it opened 40 s ago (a second later at most, Retry-After rounds).
     assert update.opened_ago == pytest.approx(60.0 - 20.0 - RETRY_AFTER_SAFETY)
-    assert update.in_use == 60 + 2  # the server's count and ours still in flight
+    assert update.counted == 60  # the server's count (ours in flight are booked already)
     assert core.hold(11.0, pace=1.0) == (20.5, "paused after a 429")
     assert core.alone_next == "the first request after the pause"
 
@@ -345,14 +345,14 @@ def test_a_new_server_window_is_seen_when_the_count_falls() -> None:
     assert core.answered(10.0, Answer(limit=60, remaining=20)).opened_ago == 10.0
     core.granted(30.0, probe=False)
     update = core.answered(31.0, Answer(limit=60, remaining=58))  # 40 counted, now 2
-    assert (update.in_use, update.opened_ago) == (2, 0.0)
+    assert (update.counted, update.opened_ago) == (2, 0.0)
 
 
 def test_spacing_while_shared_or_outrun() -> None:
     core = answered_core([60.0])
     core.granted(1.0, probe=False)
     assert core.hold(1.5, pace=1.0) == (0.0, "")  # a burst is fine
-    core.saw_others(1.5, span=60.6)
+    core.saw_others(1.5, span=60.6, count=3)
     assert core.hold(1.5, pace=1.0) == (0.5, "another consumer shares the token")
     assert core.reserve(1.5) == 1
     assert core.reserve(62.2) == 0
@@ -392,10 +392,10 @@ def test_another_consumers_requests_are_booked_when_their_window_opened() -> Non
         b.book(10.0)
     # The server counts 25 and 2 of ours are in flight: 22 are someone else's, counted
     # in a window that opened 10 s ago at the latest.
-    assert b.apply(20.0, Update(limit=60, in_use=27, opened_ago=10.0)) == 22
+    assert b.apply(20.0, Update(limit=60, counted=27, opened_ago=10.0)) == 22
     assert b.logs[0].bookings() == [(10.0, 1)] * 5 + [(10.0, 22)]
     assert b.logs[1].used == 5  # the hour learns from its own 429s, not from these
-    assert b.apply(21.0, Update(limit=60, in_use=20, opened_ago=11.0)) == 0  # stale
+    assert b.apply(21.0, Update(limit=60, counted=20, opened_ago=11.0)) == 0  # stale
     assert b.check(20.0) == (0.0, False, "")
     for _ in range(33):
         b.book(20.0)
@@ -411,8 +411,8 @@ def test_a_refused_request_counted_nowhere_and_a_429_redates_others() -> None:
     b = budget(MINUTE_HOUR)
     b.book(0.0)
     b.book(30.0)
-    b.apply(31.0, Update(in_use=40, opened_ago=1.0))  # 38 foreign at 30.0
-    b.apply(32.0, Update(refused=True, in_use=40, opened_ago=32.0, redate=True))
+    b.apply(31.0, Update(counted=40, opened_ago=1.0))  # 38 foreign at 30.0
+    b.apply(32.0, Update(refused=True, counted=40, opened_ago=32.0, redate=True))
     # Our newest booking went (refused); the server's 40 are someone else's, all moved
     # to the window's opening.
     assert b.logs[0].bookings() == [(0.0, 1), (0.0, 1), (0.0, 38)]

@@ -11,7 +11,7 @@ budget of sliding logs kept in memory or in Redis):
 
 * **The minute window from the headers.** ``Limit`` sets the shortest window's limit, up
   or down. ``Remaining`` is the truth about the server's current window: when the server
-  counts more than this limiter booked (plus its requests still in flight), the
+  counts more than this limiter booked (its requests in flight included), the
   difference is another consumer's, booked as of the moment that server window opened
   (at the latest), so it frees when the server's window resets.
 * **Going alone.** Until the first answer arrives, and again after every pause, one
@@ -153,22 +153,21 @@ def read_answer(status: int, headers: Mapping[str, str], *, wall: float) -> Answ
 class Update(Model):
     """What an answer changes in the budget shared by the limiters of a token.
 
-    ``limit``: the shortest window's new limit. ``in_use``: requests the server counts in
-    its current shortest window plus ours still in flight; the budget books the missing
-    ones (another consumer's) ``opened_ago`` seconds ago, when that server window opened
-    at the latest; with ``redate``, those booked already move there too (a 429 told
-    when the window opened). ``refused``: a 429, whose request counted nowhere (its
-    booking goes).
+    ``limit``: the shortest window's new limit. ``counted``: requests the server counts
+    in its current shortest window; more than the budget holds are another consumer's,
+    booked ``opened_ago`` seconds ago, when that server window opened at the latest;
+    with ``redate``, those booked already move there too (a 429 told when the window
+    opened). ``refused``: a 429, whose request counted nowhere (its booking goes).
     ``pause``: seconds during which no request may go. ``learn``: a longer window that
     the 429 says ran out; its limit becomes what was booked in the last ``learn_ago``
     seconds, less ``learn_in_flight`` requests still on their way (refused too: the
     window ran out before them). ``probe_passed``: a probe beyond a default limit was
-    accepted; every window
-    whose limit is not known takes what it has booked as its limit.
+    accepted; every window whose limit is not known takes what it has booked as its
+    limit.
     """
 
     limit: int | None = None
-    in_use: int | None = None
+    counted: int | None = None
     opened_ago: float = 0.0
     redate: bool = False
     refused: bool = False
@@ -182,7 +181,7 @@ class Update(Model):
     def changes_budget(self) -> bool:
         return (
             self.limit is not None
-            or self.in_use is not None
+            or self.counted is not None
             or self.redate
             or self.refused
             or self.pause > 0
@@ -226,6 +225,7 @@ class LimiterCore:
         #: Until then, requests are spaced evenly: another consumer was seen, or the
         #: requests outran the budget (:meth:`outran`).
         self.sharing_until = -math.inf
+        self._others_burst = 0
         self.saturated_until = -math.inf
         # The server's current shortest window: when it opened (at the latest) and the
         # most it counted in it.
@@ -258,9 +258,10 @@ class LimiterCore:
         return 0.0, ""
 
     def reserve(self, now: float) -> int:
-        """Places of the shortest window to leave free: one while another consumer is
-        seen, whose next request would otherwise race ours for the last place."""
-        return 1 if self.sharing_until > now else 0
+        """Places of the shortest window to leave free while another consumer is seen:
+        its next requests would otherwise race ours for the last places. As many as it
+        sent at once between two of our answers (at least one); the budget caps them."""
+        return max(1, self._others_burst) if self.sharing_until > now else 0
 
     def may_probe(self, now: float) -> bool:
         """Whether a probe beyond a default limit may go now: nothing else in flight."""
@@ -308,11 +309,11 @@ class LimiterCore:
         if self.in_flight:
             self.in_flight.popleft()
         probe, self._probe_out, self.alone_out = self._probe_out, False, ""
-        in_use, opened_ago = self._server_window(now, answer)
+        counted, opened_ago = self._server_window(now, answer)
         if not answer.refused:
             return Update(
                 limit=answer.limit,
-                in_use=in_use,
+                counted=counted,
                 opened_ago=opened_ago,
                 probe_passed=probe,
             )
@@ -333,7 +334,7 @@ class LimiterCore:
                 learn, learn_ago = index, now - opened
         return Update(
             limit=answer.limit,
-            in_use=in_use,
+            counted=counted,
             opened_ago=opened_ago,
             redate=index == 0,
             refused=True,
@@ -356,13 +357,23 @@ class LimiterCore:
         newcomer on the token gets its requests counted, which tells us it is there."""
         self.saturated_until = now + span
 
-    def saw_others(self, now: float, span: float) -> None:
-        """Another consumer's requests were booked: space ours for the next ``span``."""
-        self.sharing_until = now + span
+    def saw_others(self, now: float, span: float, count: int) -> None:
+        """``count`` requests of another consumer were booked: space ours for ``span``
+        (after a pause, if one holds: that consumer will be back when it ends)."""
+        if self.sharing_until > now:
+            self._others_burst = max(self._others_burst, count)
+        else:
+            self._others_burst = 0  # the first sighting sums up its past, not its bursts
+        self.sharing_until = max(now, self.paused_until) + span
 
     def _server_window(self, now: float, answer: Answer) -> tuple[int | None, float]:
-        """What the server counts in its current shortest window, with ours in flight,
-        and how long ago that window opened at the latest."""
+        """What the server counts in its current shortest window, and how long ago that
+        window opened at the latest.
+
+        Compared with every booking (ours in flight included), the count shows another
+        consumer only when it is certain: answers overtake each other on the way, so a
+        count taken before some of our requests arrived is not evidence.
+        """
         if answer.limit is None or answer.remaining is None:
             return None, 0.0
         counted = answer.limit - answer.remaining
@@ -375,9 +386,9 @@ class LimiterCore:
             or counted + len(self.in_flight) + 1 < self._window_counted
         ):
             self._window_opened, self._window_counted = now, counted
-            return counted + len(self.in_flight), 0.0
+            return counted, 0.0
         self._window_counted = max(self._window_counted, counted)
-        return counted + len(self.in_flight), now - opened
+        return counted, now - opened
 
     def _pause_for(self, answer: Answer) -> tuple[float, int | None, float]:
         """(pause, the window that ran out or None when the 429 does not say, how long

@@ -160,7 +160,7 @@ class TokenBucketLimiter(FairQueue):
             update = self._core.answered(now, read_answer(status, headers, wall=self._wall()))
             foreign = self._budget.apply(now, update)
             if foreign > 0:
-                self._core.saw_others(now, self._budget.logs[0].span)
+                self._core.saw_others(now, self._budget.logs[0].span, foreign)
             log_update(update, foreign, self._budget.windows)
         self._poke()
 

@@ -35,6 +35,12 @@ def default_margin(seconds: float) -> float:
     return min(MAX_MARGIN, max(MIN_MARGIN, seconds * MARGIN_SHARE))
 
 
+def capped_reserve(reserve: int, limit: int) -> int:
+    """Places kept free for another consumer: at most a tenth of the limit (one at least,
+    unless the limit is one)."""
+    return min(reserve, max(1, limit // 10), limit - 1)
+
+
 class _Booking:
     __slots__ = ("at", "count", "foreign")
 
@@ -88,9 +94,9 @@ class SlidingLog:
 
     def free_at(self, now: float, *, reserve: int = 0) -> float:
         """The earliest time >= ``now`` at which one more booking fits (and ``reserve``
-        more would still fit after it)."""
+        more would still fit after it; at most a tenth of the limit)."""
         self.expire(now)
-        excess = self.used - self.limit + 1 + min(reserve, self.limit - 1)
+        excess = self.used - self.limit + 1 + capped_reserve(reserve, self.limit)
         if excess <= 0:
             return now
         for booking in self._entries:
@@ -250,12 +256,12 @@ class Budget:
             for log in self.logs:
                 log.unbook()
         foreign = 0
-        if update.in_use is not None:
+        if update.counted is not None:
             shortest.expire(now)
             # The server counts more than is booked here (ours in flight included):
             # another consumer's requests, dated when that server window opened. Only in
             # the window the headers describe: a longer one learns from its own 429s.
-            foreign = update.in_use - shortest.used
+            foreign = update.counted - shortest.used
             shortest.book(now - update.opened_ago, foreign, foreign=True)
         if update.redate:
             shortest.redate_foreign(now - update.opened_ago)

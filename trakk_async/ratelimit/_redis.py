@@ -150,9 +150,9 @@ end
 for _, u in ipairs(cjson.decode(ARGV[6])) do
   if u.limit then set_limit(1, u.limit, true) end
   if u.refused then for i = 1, n do unbook(i, 1) end end
-  if u.in_use then
+  if u.counted then
     expire(1)
-    local missing = u.in_use - used(1)
+    local missing = u.counted - used(1)
     if missing > 0 then
       book(1, now - u.opened_ago, missing, true)
       foreign_booked = foreign_booked + missing
@@ -188,7 +188,9 @@ local probe = false
 for i = 1, n do
   expire(i)
   local reserve = 0
-  if i == 1 then reserve = math.min(tonumber(ARGV[4]), limits[i] - 1) end
+  if i == 1 then  -- capped as _log.capped_reserve does
+    reserve = math.min(tonumber(ARGV[4]), math.max(1, math.floor(limits[i] / 10)), limits[i] - 1)
+  end
   local excess = used(i) - limits[i] + 1 + reserve
   if excess > 0 then
     if i > 1 and not known[i] then
@@ -261,7 +263,7 @@ def _encode(updates: Sequence[Update]) -> bytes:
             "learn_in_flight": u.learn_in_flight,
             "probe_passed": u.probe_passed,
         }
-        for name, value in (("limit", u.limit), ("in_use", u.in_use), ("learn", u.learn)):
+        for name, value in (("limit", u.limit), ("counted", u.counted), ("learn", u.learn)):
             if value is not None:
                 fields[name] = value
         out.append(fields)
@@ -396,7 +398,7 @@ class RedisRateLimiter(FairQueue):
         if values[2] > 0:  # a pause, shared by a process that got a 429
             self._core.paused_elsewhere(now, now + values[2] / 1e6)
         if values[3] > 0:
-            self._core.saw_others(now, self._spans[0])
+            self._core.saw_others(now, self._spans[0], values[3])
         return values
 
     async def acquire(self, *, max_wait: float | None = None) -> None:
