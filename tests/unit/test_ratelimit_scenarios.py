@@ -119,7 +119,8 @@ async def test_a_restart_into_a_spent_window_waits_visibly_without_a_429(
     infos = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
     assert any(
         re.fullmatch(
-            r"rate limit: waiting (5\d|60)\.\ds \(60 per 60s spent, 5\d of them by another consumer\)",
+            r"rate limit: waiting (5\d|60)\.\ds "
+            r"\(60 per 60s spent, 5\d of them by another consumer\)",
             m,
         )
         for m in infos
