@@ -177,13 +177,13 @@ def test_weighted_bookings_dated_back_stay_in_order_and_unbook_ours_newest_first
     assert log.bookings() == [(1.0, 1), (3.0, 40)]
     log.redate_foreign(2.0)
     assert log.bookings() == [(1.0, 1), (2.0, 40)]
-    assert (log.room(11.0), log.room(12.0)) == (60, 100)
     log.book(5.0, 50)
     assert log.free_at(5.0, reserve=8) == 5.0  # 91 booked, one more, 8 kept free
     assert log.free_at(5.0, reserve=9) == 11.0
     assert log.free_at(5.0, reserve=1000) == 11.0  # at most a tenth of the limit
     log.unbook(1)
     assert log.free_at(5.0, reserve=1000) == 5.0
+    assert (log.room(11.0), log.room(12.0), log.room(15.0)) == (50, 90, 100)
 
 
 # --------------------------------------------------------------------------- answers

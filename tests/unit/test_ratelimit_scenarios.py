@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 
 import pytest
 
 from tests.limiter_sim import SimTrakk, VirtualTime, greedy, other_consumer
-from trakk_async import RateLimitError, TrakkClient
+from trakk_async import RateLimitError, RequestAttempt, TrakkClient
 from trakk_async.ratelimit import TokenBucketLimiter
 
 DEFAULTS = [(60, 60.0), (1000, 3600.0)]
@@ -153,10 +154,12 @@ async def test_two_processes_with_their_own_limiters_share_the_budget(
     first = sim.client("t", vt.limiter())
     second = sim.client("t", vt.limiter())
     ours: dict[TrakkClient, list[float]] = {first: [], second: []}
+
+    def record(times: list[float]) -> Callable[[RequestAttempt], None]:
+        return lambda attempt: times.append(vt.now) if attempt.status == 200 else None
+
     for client, times in ours.items():
-        client.add_attempt_listener(
-            lambda attempt, times=times: times.append(vt.now) if attempt.status == 200 else None
-        )
+        client.add_attempt_listener(record(times))
 
     async def started_late() -> object:
         await vt.sleep(late)
