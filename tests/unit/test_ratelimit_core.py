@@ -180,10 +180,10 @@ def test_weighted_bookings_dated_back_stay_in_order_and_unbook_ours_newest_first
     log.book(5.0, 50)
     assert log.free_at(5.0, reserve=8) == 5.0  # 91 booked, one more, 8 kept free
     assert log.free_at(5.0, reserve=9) == 11.0
-    assert log.free_at(5.0, reserve=1000) == 11.0  # at most a tenth of the limit
+    assert log.free_at(5.0, reserve=1000) == 12.0  # at most a tenth of the limit: 10
     log.unbook(1)
-    assert log.free_at(5.0, reserve=1000) == 5.0
-    assert (log.room(11.0), log.room(12.0), log.room(15.0)) == (50, 90, 100)
+    assert log.free_at(5.0, reserve=1000) == 11.0
+    assert (log.room(11.0), log.room(12.0), log.room(15.0)) == (11, 51, 100)
 
 
 # --------------------------------------------------------------------------- answers
