@@ -52,11 +52,12 @@ def _ping(port: int) -> bool:
 
 
 @contextmanager
-def redis_server(timeout: float = 10.0) -> Iterator[str]:
-    """Run a throwaway redis-server; yields its URL (``redis://127.0.0.1:PORT/0``)."""
+def redis_server(timeout: float = 10.0, port: int | None = None) -> Iterator[str]:
+    """Run a throwaway redis-server (on ``port``, or a free one); yields its URL
+    (``redis://127.0.0.1:PORT/0``)."""
     binary = redis_binary()
     with tempfile.TemporaryDirectory(prefix="trakk-redis-") as workdir:
-        port = _free_port()
+        port = _free_port() if port is None else port
         process = subprocess.Popen(
             [
                 binary,

@@ -1,18 +1,14 @@
-"""The limiters over real loopback HTTP against Laravel fixed windows, and through Redis.
+"""RedisRateLimiter against a real ``redis-server``: the same rules as in memory, shared.
 
-Two servers: :class:`FakeTrakk` behind real :class:`TrakkClient` s, and a minimal
-Laravel-window server (below, in its own thread and event loop) used through the client's
-seam (``acquire`` -> GET -> ``observe``, a 429 retried through the limiter up to three
-times) where a test must tell our 429s from another consumer's. Windows open at the
-first request and a spent one answers 429 with ``Retry-After`` / ``X-RateLimit-Reset``.
-Assertions are counts on the server side (429s sent, most requests inside one window),
-never durations. Tests needing a real ``redis-server`` are marked ``redis``.
+Every test here needs the ``redis-server`` binary (``tests/redis_server.py`` starts a
+throwaway one); those marked ``redis`` fail in CI without it. The processes test runs
+real client processes against the fake over loopback HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
+import json
 import os
 import socket
 import sys
@@ -20,238 +16,25 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.redis_server import redis_server
 from trakk_async import TrakkClient
 from trakk_async._core.errors import APIConnectionError, RateLimitError
-from trakk_async.ratelimit import RateLimiter, TokenBucketLimiter
+from trakk_async.ratelimit._core import Update
+from trakk_async.ratelimit._log import Budget
 from trakk_async.testing import FakeTrakk
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "tk_live_SECRET_0123456789abcdef"
-WINDOWS = [(20, 0.5), (100, 2.5)]
-
-
-class LaravelServer:
-    """``GET /api/v1/me`` behind Laravel fixed windows, per token, in a background thread."""
-
-    def __init__(self, windows: list[tuple[int, float]]) -> None:
-        self.windows = windows
-        self._opened: list[float | None] = [None] * len(windows)
-        self._hits = [0] * len(windows)
-        self.accepted = 0
-        self.refused = 0
-        #: 429s sent to requests with ``X-Consumer: other`` (not ours)
-        self.refused_other = 0
-        #: window seconds -> the most requests accepted inside one window
-        self.max_in_window: dict[float, int] = {}
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.port = 0
-
-    def set_windows(self, windows: list[tuple[int, float]]) -> None:
-        self._loop.call_soon_threadsafe(self._reset, windows)
-
-    def _reset(self, windows: list[tuple[int, float]]) -> None:
-        self.windows = windows
-        self._opened = [None] * len(windows)
-        self._hits = [0] * len(windows)
-
-    def _hit(self) -> dict[str, str]:
-        now = time.monotonic()
-        for i, (_, seconds) in enumerate(self.windows):
-            opened = self._opened[i]
-            if opened is not None and now >= opened + seconds:
-                self._opened[i], self._hits[i] = None, 0
-        spent = [i for i, (limit, _) in enumerate(self.windows) if self._hits[i] >= limit]
-        if spent:
-            self.refused += 1
-            i = max(spent, key=lambda k: (self._opened[k] or now) + self.windows[k][1])
-            reset_in = (self._opened[i] or now) + self.windows[i][1] - now
-            return {
-                "status": "429",
-                "X-RateLimit-Limit": str(self.windows[i][0]),
-                "X-RateLimit-Remaining": "0",
-                "Retry-After": str(max(1, math.ceil(reset_in))),
-                "X-RateLimit-Reset": str(math.ceil(time.time() + reset_in)),
-            }
-        self.accepted += 1
-        for i, (_, seconds) in enumerate(self.windows):
-            if self._opened[i] is None:
-                self._opened[i] = now
-            self._hits[i] += 1
-            self.max_in_window[seconds] = max(self.max_in_window.get(seconds, 0), self._hits[i])
-        left = min(range(len(self.windows)), key=lambda k: self.windows[k][0] - self._hits[k])
-        return {
-            "status": "200",
-            "X-RateLimit-Limit": str(self.windows[left][0]),
-            "X-RateLimit-Remaining": str(self.windows[left][0] - self._hits[left]),
-        }
-
-    async def _me(self, request: web.Request) -> web.Response:
-        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return web.json_response({"error": {"code": "unauthenticated"}}, status=401)
-        headers = self._hit()
-        status = int(headers.pop("status"))
-        if status == 429 and request.headers.get("X-Consumer") == "other":
-            self.refused_other += 1
-        body = {"id": 1, "name": "t"} if status == 200 else {"error": {"code": "x"}}
-        return web.json_response(body, status=status, headers=headers)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._serve())
-
-    async def _serve(self) -> None:
-        app = web.Application()
-        app.router.add_get("/api/v1/me", self._me)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = runner.addresses[0][1]
-        self._stop = asyncio.Event()
-        self._ready.set()
-        await self._stop.wait()
-        await runner.cleanup()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v1/me"
-
-    def __enter__(self) -> LaravelServer:
-        self._thread.start()
-        assert self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-        self._loop.close()
-
-
-async def get(session: aiohttp.ClientSession, limiter: RateLimiter, url: str) -> int:
-    """One GET through the seam, 429s retried through the limiter; returns the 429s seen."""
-    seen = 0
-    for _ in range(4):
-        await limiter.acquire()
-        async with session.get(url, headers={"Authorization": f"Bearer {TOKEN}"}) as resp:
-            await resp.read()
-            limiter.observe(resp.status, resp.headers)
-            if resp.status == 200:
-                return seen
-            assert resp.status == 429
-            seen += 1
-    raise AssertionError("still 429 after 3 retries")
-
-
-async def run_load(limiter: RateLimiter, url: str, requests: int, tasks: int) -> int:
-    """``requests`` GETs by ``tasks`` concurrent tasks; returns the 429s they saw."""
-    todo = iter(range(requests))
-    seen = 0
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal seen
-        for _ in todo:
-            refused = await get(session, limiter, url)
-            seen += refused
-
-    connector = aiohttp.TCPConnector(limit=tasks)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        await asyncio.gather(*(worker(session) for _ in range(tasks)))
-    return seen
-
-
-@pytest.fixture
-def server() -> Iterator[LaravelServer]:
-    with LaravelServer(WINDOWS) as srv:
-        yield srv
-
-
-# --------------------------------------------------------------------------- in-process
-
-
-async def test_a_second_consumer_slows_us_down_without_failures(server: LaravelServer) -> None:
-    limiter = TokenBucketLimiter(windows=WINDOWS)
-    stop = asyncio.Event()
-    foreign = 0
-
-    async def other_tool() -> None:
-        # Another program on the same token, without our limiter: 4 requests every 0.5 s.
-        nonlocal foreign
-        headers = {"Authorization": f"Bearer {TOKEN}", "X-Consumer": "other"}
-        async with aiohttp.ClientSession() as session:
-            while not stop.is_set():
-                for _ in range(4):
-                    async with session.get(server.url, headers=headers) as resp:
-                        foreign += resp.status == 200
-                await asyncio.sleep(0.5)
-
-    other = asyncio.ensure_future(other_tool())
-    try:
-        seen = await run_load(limiter, server.url, 150, 64)  # every request succeeds
-    finally:
-        stop.set()
-        await other
-    assert server.accepted == 150 + foreign
-    assert server.refused - server.refused_other == seen
-    print(f"ours: 429 x {seen}; the other tool: {foreign} ok, 429 x {server.refused_other}")
-    # The limiter booked what the server counted beyond our requests: 429s stay rare.
-    assert seen <= 20
-
-
-# --------------------------------------------------------------------------- TrakkClient
-
-
-async def client_load(clients: list[TrakkClient], requests: int, tasks: int) -> None:
-    todo = iter(range(requests))
-
-    async def worker(client: TrakkClient) -> None:
-        for _ in todo:
-            await client.get_json("/me")
-
-    await asyncio.gather(*(worker(clients[k % len(clients)]) for k in range(tasks)))
-
-
-async def test_trakk_clients_sharing_a_limiter_draw_no_429_from_the_fake() -> None:
-    async with FakeTrakk.running(seed=1, projects=5, rate_limits=WINDOWS) as fake:
-        limiter = TokenBucketLimiter(windows=WINDOWS)
-        async with (
-            TrakkClient(fake.token, base_url=fake.base_url, rate_limiter=limiter) as a,
-            TrakkClient(fake.token, base_url=fake.base_url, rate_limiter=limiter) as b,
-        ):
-            await client_load([a, b], 300, 64)
-            snap = a.rate_limit
-        stats = fake.stats()
-    assert stats.requests == 300
-    assert stats.rate_limited == 0
-    assert stats.max_in_window[0.5] <= 20
-    assert stats.max_in_window[2.5] <= 100
-    assert [(w.limit, w.seconds) for w in snap.windows] == WINDOWS
-
-
-async def test_a_token_with_a_lower_limit_finishes_without_an_error() -> None:
-    async with FakeTrakk.running(seed=1, projects=5, rate_limits=WINDOWS) as fake:
-        fake.set_rate_limits(fake.token, [(10, 0.5), (60, 2.5)])
-        limiter = TokenBucketLimiter(windows=WINDOWS)
-        async with TrakkClient(fake.token, base_url=fake.base_url, rate_limiter=limiter) as c:
-            await client_load([c], 120, 64)
-        stats = fake.stats()
-    assert limiter.windows[0] == (10, 0.5)
-    assert stats.requests - stats.rate_limited == 120
-    assert stats.rate_limited <= 20  # only the first burst, before any answer came back
-
-
-# --------------------------------------------------------------------------- Redis
+#: The windows of the processes test (and of benchmarks/bench_limiter.py's live rows).
+WINDOWS = [(20, 1.0), (100, 5.0)]
 
 
 @pytest.fixture
@@ -261,132 +44,149 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture
-async def redis_clients(redis_url: str) -> AsyncIterator[list[object]]:
+async def redis_clients(redis_url: str) -> AsyncIterator[list[Any]]:
     import redis.asyncio
 
     clients = [redis.asyncio.Redis.from_url(redis_url) for _ in range(4)]
-    yield list(clients)
+    yield clients
     for client in clients:
         await client.aclose()
 
 
-def redis_limiter(client: object, **kwargs: object) -> RateLimiter:
+def redis_limiter(client: Any, **options: Any) -> Any:
     from trakk_async.ratelimit import RedisRateLimiter
 
-    options: dict[str, object] = {"token": TOKEN, "windows": WINDOWS, **kwargs}
-    return RedisRateLimiter(client, **options)  # type: ignore[arg-type]
+    return RedisRateLimiter(client, **{"token": TOKEN, **options})
+
+
+# --------------------------------------------------------------------------- same rules
+
+_UPDATES = st.builds(
+    Update,
+    limit=st.one_of(st.none(), st.integers(5, 40)),
+    counted=st.one_of(st.none(), st.integers(0, 40)),
+    opened_ago=st.sampled_from([0.0, 10.0, 30.0]),
+    redate=st.booleans(),
+    refused=st.booleans(),
+    learn=st.one_of(st.none(), st.just(1)),
+    learn_ago=st.sampled_from([5.0, 1000.0]),
+    learn_in_flight=st.integers(0, 2),
+    probe_passed=st.booleans(),
+)
 
 
 @pytest.mark.redis
-async def test_four_limiters_share_one_budget_through_redis(
-    server: LaravelServer, redis_clients: list[object]
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    steps=st.lists(
+        st.one_of(st.just("grant"), st.just("answer alone"), _UPDATES), min_size=1, max_size=25
+    )
+)
+def test_redis_applies_answers_and_decides_as_the_memory_budget_does(
+    redis_url: str, steps: list[str | Update]
 ) -> None:
-    limiters = [redis_limiter(c) for c in redis_clients]
-    seen = await asyncio.gather(*(run_load(lim, server.url, 75, 16) for lim in limiters))
-    assert seen == [0, 0, 0, 0]
-    assert server.accepted == 300
-    assert server.refused == 0
-    assert server.max_in_window[0.5] <= 20
-    assert server.max_in_window[2.5] <= 100
+    """The Lua script and ``_log.Budget`` are two writings of the same operations."""
+    import redis.asyncio
+
+    async def run() -> None:
+        client = redis.asyncio.Redis.from_url(redis_url)
+        await client.flushall()
+        limiter = redis_limiter(client, windows=[(30, 60.0), (50, 3600.0)], margin=0.0)
+        limiter._known = (True, False)  # as if the hour were a default: probes happen
+        budget = Budget([(30, 60.0), (50, 3600.0)], margin=0.0, known=[True, False])
+        now = 1000.0  # the whole sequence runs within milliseconds: one instant
+        try:
+            for step in steps:
+                if step == "answer alone":  # the last grant went alone: its booking moves
+                    step = Update(alone_granted=now)
+                    limiter._alone_calls = {now: f"{limiter._id}:{limiter._calls}"}
+                if isinstance(step, Update):
+                    budget.apply(now, step)
+                    limiter._pending.append(step)
+                    values = await limiter._sync("peek", may_probe=True, reserve=0)
+                else:
+                    wait, probe, _ = budget.check(now)
+                    values = await limiter._sync("acquire", may_probe=True, reserve=0)
+                    assert values[1] == (0 if wait > 0 else 2 if probe else 1)
+                    if wait <= 0:
+                        budget.book(now)
+                shared = [tuple(values[4 + 4 * i : 6 + 4 * i]) for i in range(2)]
+                assert shared == [(log.limit, log.used) for log in budget.logs]
+                assert [bool(values[7 + 4 * i]) for i in range(2)] == [
+                    log.known for log in budget.logs
+                ]
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
 
 
-CHILD = """
-import asyncio, sys
-import redis.asyncio
-from trakk_async import TrakkClient
-from trakk_async.ratelimit import RedisRateLimiter
-from tests.integration.test_redis_limiter import client_load, WINDOWS
-
-async def main(redis_url, base_url, token, requests):
-    client = redis.asyncio.Redis.from_url(redis_url)
-    limiter = RedisRateLimiter(client, token=token, windows=WINDOWS)
-    async with TrakkClient(token, base_url=base_url, rate_limiter=limiter) as trakk:
-        await client_load([trakk], requests, 16)
-    await limiter.aclose()
-    await client.aclose()
-
-redis_url, base_url, token, requests = sys.argv[1:]
-asyncio.run(main(redis_url, base_url, token, int(requests)))
-"""
-
-
-@pytest.mark.redis
-async def test_four_processes_share_one_budget_through_redis(redis_url: str) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    async with FakeTrakk.running(seed=1, projects=5, rate_limits=WINDOWS) as fake:
-        args = [redis_url, fake.base_url, fake.token, "75"]
-        children = [
-            await asyncio.create_subprocess_exec(
-                sys.executable, "-c", CHILD, *args, env=env, cwd=ROOT
-            )
-            for _ in range(4)
-        ]
-        codes = [await child.wait() for child in children]
-        stats = fake.stats()
-    assert codes == [0, 0, 0, 0]
-    assert stats.requests == 300
-    assert stats.rate_limited == 0
-    assert stats.max_in_window[0.5] <= 20
-    assert stats.max_in_window[2.5] <= 100
+# --------------------------------------------------------------------------- shared
 
 
 @pytest.mark.redis
-async def test_a_429_pause_and_a_corrected_limit_are_shared(
-    redis_clients: list[object],
-) -> None:
-    from trakk_async.ratelimit import RedisRateLimiter
-
-    a, b = (redis_limiter(c, windows=[(60, 60.0), (1000, 3600.0)]) for c in redis_clients[:2])
-    assert isinstance(a, RedisRateLimiter)
-    assert isinstance(b, RedisRateLimiter)
-    await b.acquire()
+async def test_a_429_pause_and_a_corrected_limit_are_shared(redis_clients: list[Any]) -> None:
+    a, b = (redis_limiter(c, per_minute=60, per_hour=1000) for c in redis_clients[:2])
+    await a.acquire()
     a.observe(200, {"X-RateLimit-Limit": "30", "X-RateLimit-Remaining": "10"})
     await a.aclose()
     await b.acquire()
     assert b.windows == ((30, 60.0), (1000, 3600.0))
-    # The server counted 20, we booked 1: the 19 others are booked in Redis for everyone.
+    # The server counted 20, we booked 1: the 19 others are booked for everyone.
     assert b.snapshot().windows[0].used == 21
+    b.observe(200, {"X-RateLimit-Limit": "30", "X-RateLimit-Remaining": "9"})
+    await a.acquire()
     a.observe(429, {"Retry-After": "20", "X-RateLimit-Limit": "30"})
     await a.aclose()
     with pytest.raises(RateLimitError) as info:
         await b.acquire(max_wait=5.0)
     assert info.value.retry_after is not None
-    assert 19.0 < info.value.retry_after <= 21.0
+    assert 19.0 < info.value.retry_after <= 21.5
+    await b.aclose()
 
 
 @pytest.mark.redis
 async def test_another_process_resumes_after_a_shared_pause_without_a_burst(
-    redis_clients: list[object],
+    redis_clients: list[Any],
 ) -> None:
     a, b = (redis_limiter(c, windows=[(60, 60.0)]) for c in redis_clients[:2])
+    await a.acquire()
     a.observe(429, {"Retry-After": "0"})  # a pause of one second, for everyone
-    await a.aclose()  # type: ignore[attr-defined]
+    await a.aclose()
+    await b.acquire()  # b's first request: alone, and it learns of the pause
+    b.observe(200, {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "58"})
     first = asyncio.ensure_future(b.acquire())
     second = asyncio.ensure_future(b.acquire())
     await asyncio.wait_for(first, 5)
     await asyncio.sleep(0.2)
-    assert not second.done()  # it waits for the answer to the first request
-    assert b.snapshot().windows[0].used == 1
-    b.observe(200, {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59"})
+    assert not second.done()  # it waits for the answer to the first after the pause
+    b.observe(200, {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "57"})
     await asyncio.wait_for(second, 2)
-    await b.aclose()  # type: ignore[attr-defined]
+    await b.aclose()
 
 
 @pytest.mark.redis
-async def test_keys_name_a_hash_of_the_token_and_expire(
-    redis_clients: list[object],
-) -> None:
+async def test_keys_name_a_hash_of_the_token_and_expire(redis_clients: list[Any]) -> None:
     limiter = redis_limiter(redis_clients[0])
     await limiter.acquire()
+    limiter.observe(200, {"X-RateLimit-Limit": "20", "X-RateLimit-Remaining": "19"})
+    await limiter.acquire()
     limiter.observe(429, {"Retry-After": "1", "X-RateLimit-Limit": "20"})
-    await limiter.aclose()  # type: ignore[attr-defined]
+    await limiter.aclose()
     client = redis_clients[0]
-    keys = [k.decode() for k in await client.keys("*")]  # type: ignore[attr-defined]
-    assert len(keys) == 4  # pause, limits, two windows
+    keys = [k.decode() for k in await client.keys("*")]
+    assert len(keys) == 6  # pause, limits, and a log and its total per window
     for key in keys:
         assert TOKEN not in key
         assert "SECRET" not in key
-        assert await client.pttl(key) > 0  # type: ignore[attr-defined]
+        assert await client.pttl(key) > 0
+
+
+# --------------------------------------------------------------------------- outages
 
 
 async def test_an_unreachable_redis_is_a_clear_error_not_a_hang() -> None:
@@ -396,7 +196,135 @@ async def test_an_unreachable_redis_is_a_clear_error_not_a_hang() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     client = redis.asyncio.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
-    limiter = redis_limiter(client, timeout=2.0)
+    limiter = redis_limiter(client, timeout=1.0)
+    started = time.monotonic()
     with pytest.raises(APIConnectionError, match="rate limiter's Redis did not answer"):
         await limiter.acquire()
+    assert time.monotonic() - started < 3.0
     await client.aclose()
+
+
+@pytest.mark.redis
+async def test_a_redis_outage_of_three_seconds_costs_no_request() -> None:
+    import redis.asyncio
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    up = threading.Event()
+
+    def start_redis_late() -> None:
+        time.sleep(3.0)
+        with redis_server(port=port):
+            up.set()
+            while up.is_set():
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=start_redis_late, daemon=True)
+    thread.start()
+    client = redis.asyncio.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+    try:
+        async with FakeTrakk.running(seed=1, projects=5, rate_limits=WINDOWS) as fake:
+            limiter = redis_limiter(client, windows=WINDOWS)
+            async with TrakkClient(fake.token, base_url=fake.base_url, rate_limiter=limiter) as c:
+                me = await c.me()  # Redis answers after 3 s: the call waits, then succeeds
+            await limiter.aclose()
+        assert me.id >= 1
+        assert up.is_set()
+    finally:
+        up.clear()
+        thread.join(10)
+        await client.aclose()
+
+
+# --------------------------------------------------------------------------- processes
+
+CHILD = """
+import asyncio, json, sys, time
+import redis.asyncio
+from trakk_async import TrakkClient
+from trakk_async.ratelimit import RedisRateLimiter
+
+async def main(redis_url, base_url, token, duration, close):
+    client = redis.asyncio.Redis.from_url(redis_url)
+    limiter = RedisRateLimiter(client, token=token, windows=[(20, 1.0), (100, 5.0)])
+    attempts = []
+    async with TrakkClient(token, base_url=base_url, rate_limiter=limiter) as trakk:
+        trakk.add_attempt_listener(lambda a: attempts.append((a.status, time.time())))
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        deadline = time.monotonic() + duration
+
+        async def worker():
+            while time.monotonic() < deadline:
+                await trakk.get_json("/me")
+
+        await asyncio.gather(*(worker() for _ in range(16)))
+    if close == "close":
+        await limiter.aclose()
+    else:  # leave an observation unsent: shutdown must still be clean
+        limiter.observe(429, {"Retry-After": "1"})
+    await client.aclose()
+    print(json.dumps(attempts))
+
+asyncio.run(main(*sys.argv[1:4], float(sys.argv[4]), sys.argv[5]))
+"""
+
+
+async def run_processes(
+    redis_url: str, base_url: str, token: str, duration: float, closes: list[str]
+) -> tuple[float, list[tuple[int, bytes, bytes]]]:
+    """Client processes started together (once all are ready) for ``duration`` seconds:
+    (start time, per process: exit code, stdout's last line, stderr)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    children = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CHILD,
+            redis_url,
+            base_url,
+            token,
+            str(duration),
+            close,
+            env=env,
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for close in closes
+    ]
+    for child in children:
+        assert child.stdout is not None
+        assert (await child.stdout.readline()).strip() == b"ready"
+    start = time.time()
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write(b"go\n")
+        await child.stdin.drain()
+    results = []
+    for child in children:
+        out, err = await child.communicate()
+        results.append((child.returncode or 0, out.strip().splitlines()[-1] if out else b"", err))
+    return start, results
+
+
+@pytest.mark.redis
+async def test_four_processes_share_one_budget_without_a_429(redis_url: str) -> None:
+    duration = 10.0
+    async with FakeTrakk.running(seed=1, projects=5, rate_limits=WINDOWS) as fake:
+        start, results = await run_processes(
+            redis_url, fake.base_url, fake.token, duration, ["close", "leave"] * 2
+        )
+        stats = fake.stats()
+    for code, _, err in results:
+        assert code == 0, err.decode()
+        assert b"Traceback" not in err, err.decode()  # a clean shutdown, aclose or not
+    attempts = [tuple(a) for _, out, _ in results for a in json.loads(out)]
+    assert [status for status, _ in attempts].count(429) == 0
+    assert stats.rate_limited == 0
+    assert stats.requests == len(attempts)  # every request on the wire was booked
+    # The most the windows allow in the run: 100 per 5 s, back to back.
+    answered = [t for status, t in attempts if status == 200 and start <= t < start + duration]
+    assert len(answered) >= 0.95 * 100 * duration / 5.0

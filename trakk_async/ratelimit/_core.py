@@ -157,7 +157,10 @@ class Update(Model):
     in its current shortest window; more than the budget holds are another consumer's,
     booked ``opened_ago`` seconds ago, when that server window opened at the latest;
     with ``redate``, those booked already move there too (a 429 told when the window
-    opened). ``refused``: a 429, whose request counted nowhere (its booking goes).
+    opened). ``alone_granted``: the request that went alone, booked at this time (this
+    process's clock), was answered: its booking moves to now, as that request may have
+    opened the server's window only now. ``refused``: a 429, whose request counted
+    nowhere (its booking goes).
     ``pause``: seconds during which no request may go. ``learn``: a longer window that
     the 429 says ran out; its limit becomes what was booked in the last ``learn_ago``
     seconds, less ``learn_in_flight`` requests still on their way (refused too: the
@@ -170,6 +173,7 @@ class Update(Model):
     counted: int | None = None
     opened_ago: float = 0.0
     redate: bool = False
+    alone_granted: float | None = None
     refused: bool = False
     pause: float = 0.0
     learn: int | None = None
@@ -183,6 +187,7 @@ class Update(Model):
             self.limit is not None
             or self.counted is not None
             or self.redate
+            or self.alone_granted is not None
             or self.refused
             or self.pause > 0
             or self.learn is not None
@@ -306,8 +311,10 @@ class LimiterCore:
 
     def answered(self, now: float, answer: Answer) -> Update:
         """Take in an answer and say what it changes in the budget."""
-        if self.in_flight:
-            self.in_flight.popleft()
+        granted = self.in_flight.popleft() if self.in_flight else None
+        # The request that went alone may have opened the server's window as late as
+        # now (a first connection is slow): its booking holds its place from now.
+        alone_granted = granted if self.alone_out else None
         probe, self._probe_out, self.alone_out = self._probe_out, False, ""
         counted, opened_ago = self._server_window(now, answer)
         if not answer.refused:
@@ -315,6 +322,7 @@ class LimiterCore:
                 limit=answer.limit,
                 counted=counted,
                 opened_ago=opened_ago,
+                alone_granted=alone_granted,
                 probe_passed=probe,
             )
         pause, index, age = self._pause_for(answer)

@@ -121,6 +121,17 @@ class SlidingLog:
             entries.insert(index, booking)
         self.used += count
 
+    def move(self, at: float, to: float) -> None:
+        """Move one of our bookings made at ``at`` to ``to`` (later: it holds its place
+        longer). Nothing happens if there is none (it expired, or was refused)."""
+        for booking in self._entries:
+            if booking.at == at and not booking.foreign:
+                booking.count -= 1
+                self.used -= 1
+                self._entries = deque(b for b in self._entries if b.count)
+                self.book(to)
+                return
+
     def redate_foreign(self, opened: float) -> None:
         """Another consumer's bookings made after ``opened`` move back to it: they belong
         to the server window that opened then, and free when it resets."""
@@ -252,6 +263,9 @@ class Budget:
         shortest = self.logs[0]
         if update.limit is not None:
             shortest.limit, shortest.known = update.limit, True
+        if update.alone_granted is not None:
+            for log in self.logs:
+                log.move(update.alone_granted, now)
         if update.refused:
             for log in self.logs:
                 log.unbook()

@@ -46,13 +46,15 @@ logger = logging.getLogger("trakk_async.ratelimit")
 PROBE_LOCK: Final = 30.0
 #: Between two attempts to flush updates to an unreachable Redis.
 FLUSH_RETRY: Final = 0.5
+#: The first wait before a script call is tried again (doubling, within ``timeout``).
+FIRST_RETRY: Final = 0.1
 
 # A booking is a sorted-set member "count:foreign:id" scored by its time in microseconds;
 # a string key beside each set holds the sum of the counts.
 #
 # KEYS: pause, limits (hash), probe lock, then per window: bookings (zset), total.
-# ARGV: id, mode ("acquire" or "peek"), may_probe ("1"/"0"), reserve, release (probe
-#       lock member to delete, or ""), updates (JSON list), then per window: name,
+# ARGV: call id (unique), mode ("acquire" or "peek"), may_probe ("1"/"0"), reserve,
+#       release (the probe lock's value to delete, or ""), updates (JSON list), then per window: name,
 #       configured limit, span_us, known ("1"/"0").
 # Returns: {wait_us (-1: only as a probe, not now), granted (0, 1, 2: as a probe),
 #           paused_us, foreign booked, then per window: limit, used, resets_us, known}.
@@ -149,6 +151,9 @@ if ARGV[5] ~= '' and redis.call('GET', KEYS[3]) == ARGV[5] then
 end
 for _, u in ipairs(cjson.decode(ARGV[6])) do
   if u.limit then set_limit(1, u.limit, true) end
+  if u.move then
+    for i = 1, n do redis.call('ZADD', zs[i], 'XX', now, '1:0:' .. u.move .. ':g') end
+  end
   if u.refused then for i = 1, n do unbook(i, 1) end end
   if u.counted then
     expire(1)
@@ -223,7 +228,11 @@ elseif wait <= 0 and ARGV[2] == 'acquire' then
   granted = 1
 end
 if granted > 0 then
-  for i = 1, n do book(i, now, 1, false) end
+  for i = 1, n do
+    redis.call('ZADD', zs[i], now, '1:0:' .. id .. ':g')  -- named, to be moved later
+    redis.call('INCRBY', tots[i], 1)
+    keep(i)
+  end
 end
 local out = {wait, granted, paused, foreign_booked}
 for i = 1, n do
@@ -249,9 +258,10 @@ def _micros(seconds: float) -> int:
     return round(seconds * 1e6)
 
 
-def _encode(updates: Sequence[Update]) -> bytes:
+def _encode(updates: Sequence[Update], alone_calls: Mapping[float, str]) -> bytes:
     """The updates as the script reads them: times in microseconds, no nulls (Lua's
-    cjson turns null into a value that tests true)."""
+    cjson turns null into a value that tests true), the booking of a request that went
+    alone named by the call that made it (``alone_calls``: grant time -> call id)."""
     out = []
     for u in updates:
         fields: dict[str, object] = {
@@ -266,6 +276,8 @@ def _encode(updates: Sequence[Update]) -> bytes:
         for name, value in (("limit", u.limit), ("counted", u.counted), ("learn", u.learn)):
             if value is not None:
                 fields[name] = value
+        if u.alone_granted is not None and u.alone_granted in alone_calls:
+            fields["move"] = alone_calls[u.alone_granted]
         out.append(fields)
     return orjson.dumps(out)
 
@@ -288,9 +300,10 @@ class RedisRateLimiter(FairQueue):
     consumer's requests, a 429's pause) holds for all. Inside one process, waiters are
     served in FIFO order and only the first one talks to Redis.
 
-    Redis unreachable or slower than ``timeout`` seconds: :meth:`acquire` raises
-    :class:`APIConnectionError`, never hangs, and the client retries it like a dropped
-    connection; what this process learnt meanwhile is kept and sent once Redis answers.
+    Redis unreachable: each call is tried again for up to ``timeout`` seconds, then
+    :meth:`acquire` raises :class:`APIConnectionError` (never hangs), which the client
+    retries like a dropped connection; what this process learnt meanwhile is kept and
+    sent once Redis answers.
     Call :meth:`aclose` before closing the Redis client: it sends what is left.
     """
 
@@ -335,14 +348,16 @@ class RedisRateLimiter(FairQueue):
             self._keys += [f"{base}:w{seconds:g}", f"{base}:n{seconds:g}"]
         self._script = redis.register_script(_SYNC)
         self._id = f"{os.getpid()}:{os.urandom(6).hex()}"
+        self._calls = 0
         self._timeout = float(timeout)
         self._wall = wall
         self._core = LimiterCore([seconds for _, seconds in checked])
         #: Updates learnt from answers, not yet in Redis, oldest first.
         self._pending: list[Update] = []
         self._flusher: asyncio.Task[None] | None = None
-        self._probe_lock = ""  # our probe's lock member to release ("" when none)
-        self._probing = False
+        self._alone_calls: dict[float, str] = {}  # the request that went alone
+        self._probe_lock = ""  # the lock of our probe, answered: to release ("" when none)
+        self._probing = ""  # the lock of our probe in flight
         #: The last reply: (local time, values) for the snapshot.
         self._last: tuple[float, list[int]] | None = None
 
@@ -368,21 +383,21 @@ class RedisRateLimiter(FairQueue):
         """Run the script: apply the pending updates, then book (``acquire``) or look."""
         batch, self._pending = self._pending, []
         release, self._probe_lock = self._probe_lock, ""
+        self._calls += 1
         args: list[str | bytes] = [
-            self._id,
+            f"{self._id}:{self._calls}",  # names this call's bookings: unique
             mode,
             "1" if may_probe else "0",
             str(reserve),
             release,
-            _encode(batch),
+            _encode(batch, self._alone_calls),
         ]
         for (limit, seconds), span, known in zip(
             self._configured, self._spans, self._known, strict=True
         ):
             args += [f"{seconds:g}", str(limit), str(_micros(span)), "1" if known else "0"]
         try:
-            async with asyncio.timeout(self._timeout):
-                reply = await self._script(keys=self._keys, args=args)
+            reply = await self._call(args)
         except BaseException as exc:
             # Not applied: kept for the next call, in order (a cancellation included).
             self._pending[:0] = batch
@@ -401,12 +416,30 @@ class RedisRateLimiter(FairQueue):
             self._core.saw_others(now, self._spans[0], values[3])
         return values
 
+    async def _call(self, args: list[str | bytes]) -> list[int]:
+        """The script, tried again while Redis refuses connections, for at most
+        ``timeout`` seconds in all: a restart or a failover of a few seconds goes
+        unnoticed."""
+        deadline = self._clock() + self._timeout
+        delay = FIRST_RETRY
+        while True:
+            try:
+                async with asyncio.timeout(max(0.0, deadline - self._clock())):
+                    reply: list[int] = await self._script(keys=self._keys, args=args)
+                    return reply
+            except self._errors as exc:
+                left = deadline - self._clock()
+                if isinstance(exc, TimeoutError) or left <= 0:
+                    raise
+                await self._sleep(min(delay, left))
+                delay *= 2
+
     async def acquire(self, *, max_wait: float | None = None) -> None:
-        """Wait until one request may be sent; see :class:`RateLimiter`."""
-        if not self._waiters:
-            wait, _ = await self._try_grant()
-            if wait <= 0:
-                return
+        """Wait until one request may be sent; see :class:`RateLimiter`.
+
+        Always through the queue: its head is the only task of this process talking to
+        Redis, so what one answer teaches (go alone, a pause) holds for the next.
+        """
         if max_wait is not None:
             wait = await self._expected_wait(len(self._waiters))
             if wait > max_wait:
@@ -429,8 +462,11 @@ class RedisRateLimiter(FairQueue):
         now = self._clock()
         wait, granted = values[0], values[1]
         if granted:
+            call = f"{self._id}:{self._calls}"
             self._core.granted(now, probe=granted == 2)
-            self._probing = granted == 2
+            self._probing = call if granted == 2 else ""
+            if self._core.alone_out:  # its booking moves when the answer comes
+                self._alone_calls = {now: call}
             return 0.0, ""
         if wait < 0:
             return math.inf, "waiting for the requests in flight before probing a longer window"
@@ -449,9 +485,8 @@ class RedisRateLimiter(FairQueue):
     def observe(self, status: int | None, headers: Mapping[str, str]) -> None:
         """Learn from an attempt's answer (None: none came); shared through Redis."""
         now = self._clock()
-        if self._probing:
-            self._probing = False
-            self._probe_lock = self._id  # released with the next script call
+        if self._probing:  # released with the next script call
+            self._probe_lock, self._probing = self._probing, ""
         if status is None:
             self._core.no_answer(now)
         else:
