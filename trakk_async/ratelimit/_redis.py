@@ -54,8 +54,8 @@ FIRST_RETRY: Final = 0.1
 #
 # KEYS: pause, limits (hash), probe lock, then per window: bookings (zset), total.
 # ARGV: call id (unique), mode ("acquire" or "peek"), may_probe ("1"/"0"), reserve,
-#       release (the probe lock's value to delete, or ""), updates (JSON list), then per window: name,
-#       configured limit, span_us, known ("1"/"0").
+#       release (the probe lock's value to delete, or ""), updates (JSON list), then
+#       per window: name, configured limit, span_us, known ("1"/"0").
 # Returns: {wait_us (-1: only as a probe, not now), granted (0, 1, 2: as a probe),
 #           paused_us, foreign booked, then per window: limit, used, resets_us, known}.
 _SYNC = """
