@@ -59,6 +59,10 @@ DEFAULT_WINDOWS: Final[tuple[tuple[int, float], ...]] = ((60, 60.0), (1000, 3600
 #: Added to a 429's wait before resuming: Laravel computes the reset in whole seconds, so
 #: it may be up to a second early.
 RETRY_AFTER_SAFETY: Final = 1.0
+#: While another consumer is seen, requests are spaced this many times wider than the
+#: token's rate allows: half of it each, so two consumers interleave without filling
+#: the window early (and without racing for it when it resets).
+SHARED_PACE: Final = 2.0
 #: An attempt whose answer was never reported after this long is taken as lost (a caller
 #: that skipped :meth:`RateLimiter.observe`): it no longer counts as in flight.
 LOST_ANSWER: Final = 300.0
@@ -255,11 +259,10 @@ class LimiterCore:
             return math.inf, f"waiting for the answer to {self.alone_out}"
         if self.alone_next and self.in_flight:
             return math.inf, f"waiting for the requests in flight before {self.alone_next}"
-        if self._last_grant + pace > now:
-            if self.sharing_until > now:
-                return self._last_grant + pace - now, "another consumer shares the token"
-            if self.saturated_until > now:
-                return self._last_grant + pace - now, "requests spaced at the token's rate"
+        if self.sharing_until > now and self._last_grant + SHARED_PACE * pace > now:
+            return self._last_grant + SHARED_PACE * pace - now, "another consumer shares the token"
+        if self.saturated_until > now and self._last_grant + pace > now:
+            return self._last_grant + pace - now, "requests spaced at the token's rate"
         return 0.0, ""
 
     def reserve(self, now: float) -> int:
