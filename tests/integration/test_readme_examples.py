@@ -8,6 +8,7 @@ user would after starting ``trakk-fake``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.redis_server import redis_server
 from trakk_async.testing import FakeTrakk
 
 README = Path(__file__).parents[2] / "README.md"
@@ -40,16 +42,19 @@ async def test_readme_example_runs(block: str, tmp_path: Path) -> None:
             "TRAKK_API_TOKEN": fake.token,
             "TRAKK_BASE_URL": fake.base_url,
         }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            block,
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+        with contextlib.ExitStack() as stack:
+            if "import redis" in block:  # the Redis limiter's example: a server of its own
+                env["REDIS_URL"] = stack.enter_context(redis_server())
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                block,
+                cwd=tmp_path,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
     assert proc.returncode == 0, err.decode()
     assert out.strip(), "the example printed nothing"
     assert fake.token not in out.decode() + err.decode()

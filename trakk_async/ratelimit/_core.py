@@ -16,7 +16,9 @@ budget of sliding logs kept in memory or in Redis):
   (at the latest), so it frees when the server's window resets.
 * **Going alone.** Until the first answer arrives, and again after every pause, one
   request goes alone and the others wait for its answer, which tells what is left: a
-  lower real limit, or a window another program spent, costs no 429.
+  lower real limit, or a window another program spent, costs no 429. Its booking holds
+  its place from its answer (it may have opened the server's window only then: a first
+  connection is slow).
 * **Pauses.** A 429 pauses every request for as long as it says (``Retry-After``, else
   ``X-RateLimit-Reset``, read on the server's clock by
   :func:`~trakk_async._protocol.core.rate_limit_wait`) plus :data:`RETRY_AFTER_SAFETY`,
@@ -25,15 +27,22 @@ budget of sliding logs kept in memory or in Redis):
 * **Longer windows without configuration.** They start from the configured (default)
   limits. A 429 whose wait is longer than the shortest window (or that comes while the
   minute window has room) names a longer one: its limit becomes what was booked since
-  that server window opened, if this limiter saw it open. While such a limit is still a
-  default (``known`` False), reaching it does not stop the requests: when the minute
+  that server window opened (less the requests still on their way, refused too), if
+  one of this limiter's requests opened it; then the limit is ``known``. While such a
+  limit is still a default, reaching it does not stop the requests: when the minute
   window has room, one request goes alone (a *probe*); if it passes, the limit grows to
   what is booked, and the next probe follows its answer; the probe that fails is the one
-  429 that teaches the real limit. A limit configured by the caller is known from the
-  start and never probed.
-* **Fair sharing.** While another consumer's requests are seen, this limiter spaces its
-  own requests evenly (one per ``span / limit`` of the shortest window) instead of
-  sending bursts, so independent limiters on one token interleave and all get a share.
+  429 that teaches the real limit. So a token with other limits and no configuration
+  gets its whole hourly budget, at the cost of at most one 429 per hour while learning
+  (requests in flight when a lower hour runs out are refused with it). A limit the
+  caller configures is known from the start and never probed.
+* **Sharing.** While another consumer's requests are seen, this limiter spaces its
+  requests at half the token's rate (:data:`SHARED_PACE`) and keeps a few places of the
+  window free for the other's next ones, so independent limiters on one token interleave
+  instead of racing for each window. A limiter whose requests outran the budget (it had
+  to wait for a window) spaces them at the token's rate instead of bursting when the
+  window frees: the same throughput, and a newcomer's requests get counted, which is how
+  the first one learns it is there.
 * **No headers.** A response without rate-limit headers (a token with its limits
   removed, or a proxy that strips them: the two look the same) changes nothing: the
   configured windows stay in force.
@@ -229,7 +238,6 @@ class LimiterCore:
         self._probe_out = False
         #: Grant times of the attempts not yet answered, oldest first.
         self.in_flight: deque[float] = deque()
-        self.first_grant: float | None = None
         self._last_grant = -math.inf
         #: Until then, requests are spaced evenly: another consumer was seen, or the
         #: requests outran the budget (:meth:`outran`).
@@ -250,7 +258,7 @@ class LimiterCore:
     def hold(self, now: float, *, pace: float) -> tuple[float, str]:
         """(seconds, why) before a request may go, budget aside; ``inf``: until an answer.
 
-        ``pace`` is the spacing used while the token is shared (see :meth:`saw_others`).
+        ``pace`` is the spacing of the token's rate (the shortest window's span / limit).
         """
         self._forget_lost(now)
         if self.paused_until > now:
@@ -280,8 +288,6 @@ class LimiterCore:
         """A request was booked at ``now`` (``probe``: beyond a default limit)."""
         self.in_flight.append(now)
         self._last_grant = now
-        if self.first_grant is None:
-            self.first_grant = now
         for index, opened in enumerate(self._opened):
             if index and (opened is None or now >= opened + self.seconds[index]):
                 self._opened[index] = now
