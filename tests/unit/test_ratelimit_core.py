@@ -248,13 +248,16 @@ def test_a_429s_wait_is_read_on_the_servers_clock(
 
 def test_the_first_request_goes_alone_until_an_answer_comes() -> None:
     core = LimiterCore([60.0, 3600.0])
-    assert core.hold(0.0, pace=1.0) == (0.0, "")
+    assert core.hold(0.0, span=1.0, limit=1) == (0.0, "")
     core.granted(0.0, probe=False)
-    assert core.hold(0.1, pace=1.0) == (math.inf, "waiting for the answer to the first request")
+    assert core.hold(0.1, span=1.0, limit=1) == (
+        math.inf,
+        "waiting for the answer to the first request",
+    )
     update = core.answered(0.2, Answer(limit=30, remaining=29))
     # Its booking moves to its answer: it may have opened the server's window only now.
     assert update == Update(limit=30, counted=1, opened_ago=0.0, alone_granted=0.0)
-    assert core.hold(0.2, pace=1.0) == (0.0, "")
+    assert core.hold(0.2, span=1.0, limit=1) == (0.0, "")
 
 
 def test_an_attempt_without_answer_hands_going_alone_to_the_next() -> None:
@@ -262,9 +265,9 @@ def test_an_attempt_without_answer_hands_going_alone_to_the_next() -> None:
     core.granted(0.0, probe=False)
     core.no_answer(1.0)
     assert core.alone_next == "the first request"
-    assert core.hold(1.0, pace=1.0) == (0.0, "")
+    assert core.hold(1.0, span=1.0, limit=1) == (0.0, "")
     core.granted(1.0, probe=False)
-    assert core.hold(1.0, pace=1.0)[0] == math.inf
+    assert core.hold(1.0, span=1.0, limit=1)[0] == math.inf
 
 
 def test_a_lost_answer_stops_holding_the_others_eventually() -> None:
@@ -272,8 +275,8 @@ def test_a_lost_answer_stops_holding_the_others_eventually() -> None:
 
     core = LimiterCore([60.0])
     core.granted(0.0, probe=False)  # and nobody ever reports its answer
-    assert core.hold(LOST_ANSWER - 1, pace=1.0)[0] == math.inf
-    assert core.hold(LOST_ANSWER, pace=1.0) == (0.0, "")
+    assert core.hold(LOST_ANSWER - 1, span=1.0, limit=1)[0] == math.inf
+    assert core.hold(LOST_ANSWER, span=1.0, limit=1) == (0.0, "")
 
 
 def answered_core(windows: list[float], now: float = 0.0) -> LimiterCore:
@@ -295,7 +298,7 @@ def test_a_429_for_the_minute_pauses_and_dates_the_window() -> None:
     # It resets in 20 s, so it opened 40 s ago (a second later at most, Retry-After rounds).
     assert update.opened_ago == pytest.approx(60.0 - 20.0 - RETRY_AFTER_SAFETY)
     assert update.counted == 60  # the server's count (ours in flight are booked already)
-    assert core.hold(11.0, pace=1.0) == (20.5, "paused after a 429")
+    assert core.hold(11.0, span=1.0, limit=1) == (20.5, "paused after a 429")
     assert core.alone_next == "the first request after the pause"
 
 
@@ -356,20 +359,21 @@ def test_a_new_server_window_is_seen_when_the_count_falls() -> None:
 def test_spacing_while_shared_or_outrun() -> None:
     core = answered_core([60.0])
     core.granted(1.0, probe=False)
-    assert core.hold(1.5, pace=1.0) == (0.0, "")  # a burst is fine
+    assert core.hold(1.5, span=1.0, limit=1) == (0.0, "")  # a burst is fine
     core.saw_others(1.5, span=60.6, count=3)
     # Half the token's rate each, while another consumer is there.
-    assert core.hold(1.5, pace=1.0) == (1.5, "another consumer shares the token")
+    assert core.hold(1.5, span=1.0, limit=1) == (1.5, "another consumer shares the token")
     assert core.reserve(1.5) == 1  # the first sighting sums up its past, not a burst
     core.saw_others(1.6, span=60.6, count=3)
     assert core.reserve(1.6) == 3
     assert core.reserve(62.2) == 0
     core.outran(70.0, span=60.6)
     core.granted(70.0, probe=False)
-    hold, why = core.hold(70.2, pace=1.0)
+    hold, why = core.hold(70.2, span=1.0, limit=1)
     assert hold == pytest.approx(0.8)
-    assert why == "requests spaced at the token's rate"
-    assert core.hold(131.0, pace=1.0) == (0.0, "")
+    assert why == "requests spread over the window"
+    assert core.hold(70.2, span=60.0, limit=10)[0] == pytest.approx(0.3)  # 5 s for 10
+    assert core.hold(131.0, span=1.0, limit=1) == (0.0, "")
 
 
 def test_a_probe_goes_alone_and_reports_its_success() -> None:
@@ -377,7 +381,10 @@ def test_a_probe_goes_alone_and_reports_its_success() -> None:
     assert core.may_probe(1.0)
     core.granted(1.0, probe=True)
     assert not core.may_probe(1.0)
-    assert core.hold(1.0, pace=0.1)[1] == "waiting for the answer to a probe of the hourly limit"
+    assert (
+        core.hold(1.0, span=0.1, limit=1)[1]
+        == "waiting for the answer to a probe of the hourly limit"
+    )
     assert core.answered(1.2, Answer(limit=60, remaining=50)).probe_passed
 
 

@@ -40,9 +40,9 @@ budget of sliding logs kept in memory or in Redis):
   requests at half the token's rate (:data:`SHARED_PACE`) and keeps a few places of the
   window free for the other's next ones, so independent limiters on one token interleave
   instead of racing for each window. A limiter whose requests outran the budget (it had
-  to wait for a window) spaces them at the token's rate instead of bursting when the
-  window frees: the same throughput, and a newcomer's requests get counted, which is how
-  the first one learns it is there.
+  to wait for a window) spreads them over a few seconds instead of bursting the instant
+  the window frees: the same throughput, and a newcomer's requests get counted, which is how
+  the first one learns it is there (:data:`SATURATED_SPREAD`).
 * **No headers.** A response without rate-limit headers (a token with its limits
   removed, or a proxy that strips them: the two look the same) changes nothing: the
   configured windows stay in force.
@@ -72,6 +72,11 @@ RETRY_AFTER_SAFETY: Final = 1.0
 #: token's rate allows: half of it each, so two consumers interleave without filling
 #: the window early (and without racing for it when it resets).
 SHARED_PACE: Final = 2.0
+#: Once the budget was outrun, the places a window frees are used over this many
+#: seconds (or the whole window, if shorter) rather than all at once: a process
+#: resuming after a pause (a second after the reset) still finds some, gets counted, and
+#: so is seen by the one that was alone. The throughput is the same.
+SATURATED_SPREAD: Final = 5.0
 #: An attempt whose answer was never reported after this long is taken as lost (a caller
 #: that skipped :meth:`RateLimiter.observe`): it no longer counts as in flight.
 LOST_ANSWER: Final = 300.0
@@ -220,10 +225,10 @@ class LimiterCore:
     first.
 
     >>> core = LimiterCore([60.0, 3600.0])
-    >>> core.hold(0.0, pace=1.0)
+    >>> core.hold(0.0, span=60.6, limit=60)
     (0.0, '')
     >>> core.granted(0.0, probe=False)
-    >>> core.hold(0.0, pace=1.0)  # the first request goes alone
+    >>> core.hold(0.0, span=60.6, limit=60)  # the first request goes alone
     (inf, 'waiting for the answer to the first request')
     """
 
@@ -255,10 +260,11 @@ class LimiterCore:
 
     # -- before a request -----------------------------------------------------------
 
-    def hold(self, now: float, *, pace: float) -> tuple[float, str]:
+    def hold(self, now: float, *, span: float, limit: int) -> tuple[float, str]:
         """(seconds, why) before a request may go, budget aside; ``inf``: until an answer.
 
-        ``pace`` is the spacing of the token's rate (the shortest window's span / limit).
+        ``span`` and ``limit`` are the shortest window's: they set the spacing of
+        requests while the token is shared or the budget outrun.
         """
         self._forget_lost(now)
         if self.paused_until > now:
@@ -267,10 +273,12 @@ class LimiterCore:
             return math.inf, f"waiting for the answer to {self.alone_out}"
         if self.alone_next and self.in_flight:
             return math.inf, f"waiting for the requests in flight before {self.alone_next}"
-        if self.sharing_until > now and self._last_grant + SHARED_PACE * pace > now:
-            return self._last_grant + SHARED_PACE * pace - now, "another consumer shares the token"
-        if self.saturated_until > now and self._last_grant + pace > now:
-            return self._last_grant + pace - now, "requests spaced at the token's rate"
+        shared = SHARED_PACE * span / limit
+        if self.sharing_until > now and self._last_grant + shared > now:
+            return self._last_grant + shared - now, "another consumer shares the token"
+        spread = min(span, SATURATED_SPREAD) / limit
+        if self.saturated_until > now and self._last_grant + spread > now:
+            return self._last_grant + spread - now, "requests spread over the window"
         return 0.0, ""
 
     def reserve(self, now: float) -> int:

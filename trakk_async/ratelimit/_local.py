@@ -129,9 +129,13 @@ class TokenBucketLimiter(FairQueue):
     async def _grant_or_wait(self) -> tuple[float, str]:
         return self._try_grant()
 
+    def _hold(self, now: float) -> tuple[float, str]:
+        shortest = self._budget.logs[0]
+        return self._core.hold(now, span=shortest.span, limit=shortest.limit)
+
     def _try_grant(self) -> tuple[float, str]:
         now = self._clock()
-        hold, why = self._core.hold(now, pace=self._budget.pace())
+        hold, why = self._hold(now)
         wait, probe, budget_why = self._budget.check(now, reserve=self._core.reserve(now))
         if wait > hold:
             hold, why = wait, budget_why
@@ -147,7 +151,7 @@ class TokenBucketLimiter(FairQueue):
 
     def _expected_wait(self, ahead: int) -> float:
         now = self._clock()
-        hold, _ = self._core.hold(now, pace=self._budget.pace())
+        hold, _ = self._hold(now)
         hold = 0.0 if hold == math.inf else hold  # an answer on its way: soon
         return max(hold, self._budget.projected(now + hold, ahead) - now)
 
@@ -167,7 +171,7 @@ class TokenBucketLimiter(FairQueue):
     def snapshot(self) -> RateLimitSnapshot:
         """The budget as seen now (what ``client.rate_limit`` returns)."""
         now = self._clock()
-        hold, why = self._core.hold(now, pace=self._budget.pace())
+        hold, why = self._hold(now)
         wait, _, budget_why = self._budget.check(now, reserve=self._core.reserve(now))
         if hold == math.inf:  # an answer on its way decides: show what is known
             hold = 0.0

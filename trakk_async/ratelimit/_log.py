@@ -226,11 +226,6 @@ class Budget:
     def windows(self) -> tuple[tuple[int, float], ...]:
         return tuple((log.limit, log.seconds) for log in self.logs)
 
-    def pace(self) -> float:
-        """The spacing of requests while the token is shared: the shortest window's rate."""
-        shortest = self.logs[0]
-        return shortest.span / shortest.limit
-
     def check(self, now: float, *, reserve: int = 0) -> tuple[float, bool, str]:
         """(seconds until one more request fits, whether only as a probe, why it waits).
 

@@ -375,9 +375,8 @@ class RedisRateLimiter(FairQueue):
             (values[4 + 4 * i], seconds) for i, (_, seconds) in enumerate(self._configured)
         )
 
-    def _pace(self) -> float:
-        limit = self.windows[0][0]
-        return self._spans[0] / limit
+    def _hold(self, now: float) -> tuple[float, str]:
+        return self._core.hold(now, span=self._spans[0], limit=self.windows[0][0])
 
     async def _sync(self, mode: str, *, may_probe: bool, reserve: int) -> list[int]:
         """Run the script: apply the pending updates, then book (``acquire``) or look."""
@@ -451,7 +450,7 @@ class RedisRateLimiter(FairQueue):
 
     async def _try_grant(self) -> tuple[float, str]:
         now = self._clock()
-        hold, why = self._core.hold(now, pace=self._pace())
+        hold, why = self._hold(now)
         if hold > 0:
             if hold != math.inf and self._core.paused_until <= now:
                 self._core.outran(now, self._spans[0])
@@ -471,16 +470,16 @@ class RedisRateLimiter(FairQueue):
         if wait < 0:
             return math.inf, "waiting for the requests in flight before probing a longer window"
         self._core.outran(now, self._spans[0])
-        hold, why = self._core.hold(now, pace=self._pace())  # a pause just learnt
+        hold, why = self._hold(now)  # a pause just learnt
         return max(wait / 1e6, hold), why or "the budget shared through Redis is spent"
 
     async def _expected_wait(self, ahead: int) -> float:
         now = self._clock()
-        hold, _ = self._core.hold(now, pace=self._pace())
+        hold, _ = self._hold(now)
         values = await self._sync("peek", may_probe=False, reserve=self._core.reserve(now))
         wait = max(0.0 if hold == math.inf else hold, values[0] / 1e6)
         # Those queued ahead go first, at best at the shortest window's pace.
-        return wait + ahead * self._pace()
+        return wait + ahead * self._spans[0] / self.windows[0][0]
 
     def observe(self, status: int | None, headers: Mapping[str, str]) -> None:
         """Learn from an attempt's answer (None: none came); shared through Redis."""
@@ -540,7 +539,7 @@ class RedisRateLimiter(FairQueue):
         """The shared budget as of this process's last script call (no I/O)."""
         now = self._clock()
         paused_for = max(0.0, self._core.paused_until - now)
-        hold, why = self._core.hold(now, pace=self._pace())
+        hold, why = self._hold(now)
         hold = 0.0 if hold == math.inf else hold
         if self._last is None:
             windows = tuple(
