@@ -21,6 +21,7 @@ import orjson
 from trakk_async._core.errors import ConfigurationError, InvalidResponseError, TrakkError
 from trakk_async._core.model import Model
 from trakk_async._models import converter as _converter
+from trakk_async._models.deviations import Deviations, ResponseShapeError
 from trakk_async._models.objects import Me
 from trakk_async._protocol.core import (
     BASE_URL_ENV,
@@ -98,11 +99,16 @@ class TrakkClient:
             :class:`TokenBucketLimiter` (60/minute and 1,000/hour) when not given.
         session: an ``aiohttp.ClientSession`` to borrow; it is never closed by the client.
             Without one the client creates (and closes) its own.
+        strict: raise :class:`InvalidResponseError` when a response deviates from the
+            documented shapes, instead of reading the odd value as None and counting it
+            in :attr:`deviations` (see "Models" in the README). For CI runs that should
+            fail on schema drift.
     """
 
     __slots__ = (
         "_base_url",
         "_closed",
+        "_deviations",
         "_limiter",
         "_listeners",
         "_policy",
@@ -134,6 +140,7 @@ class TrakkClient:
         max_retries: int = 3,
         rate_limiter: RateLimiter | None = None,
         session: aiohttp.ClientSession | None = None,
+        strict: bool = False,
         _sleep: Sleep | None = None,
         _random: Callable[[], float] | None = None,
     ) -> None:
@@ -149,6 +156,8 @@ class TrakkClient:
             raise ConfigurationError(f"timeout must be a positive number, got {timeout!r}")
         if type(max_retries) is not int or max_retries < 0:
             raise ConfigurationError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        if not isinstance(strict, bool):
+            raise ConfigurationError(f"strict must be True or False, got {strict!r}")
         self._base_url = normalize_base_url(
             base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         )
@@ -168,6 +177,7 @@ class TrakkClient:
         self._listeners: tuple[Callable[[RequestAttempt], None], ...] = ()
         self._random = _random or random.random
         self._closed = False
+        self._deviations = Deviations(strict=strict)
 
         from trakk_async._client.resources import (
             Countries,
@@ -203,6 +213,28 @@ class TrakkClient:
     def rate_limit(self) -> RateLimitSnapshot:
         """Per window: the limit, what is left and when it frees up, as seen now."""
         return self._limiter.snapshot()
+
+    @property
+    def strict(self) -> bool:
+        """Whether a response that deviates from the documented shapes raises."""
+        return self._deviations.strict
+
+    @property
+    def deviations(self) -> Mapping[str, int]:
+        """How many deviating values this client has read, per ``"Model.field"``.
+
+        A deviation is a value the documentation does not allow in an optional field (a
+        number where a string belongs, a date that is not a date, an array element that
+        is not an object ...): it was read as None (an array element: left out), and the
+        first one of each field was logged at WARNING on the ``trakk_async`` logger with
+        the request path and JSON path. A snapshot, empty while every response matched::
+
+            if client.deviations:
+                print(f"{sum(client.deviations.values())} odd values", dict(client.deviations))
+
+        With ``strict=True`` each deviation raises instead, so this stays empty.
+        """
+        return self._deviations.counts()
 
     @property
     def closed(self) -> bool:
@@ -275,7 +307,7 @@ class TrakkClient:
     async def _get(
         self,
         path: str,
-        structure: Callable[[Any], T],
+        structure: Callable[[Any, Deviations, str], T],
         params: Mapping[str, str] | None = None,
     ) -> T:
         """GET ``path`` and structure the body: the request path of every call.
@@ -283,7 +315,8 @@ class TrakkClient:
         One loop per request: limiter, transport, status, decode; a retryable failure
         waits (backoff, or a 429's Retry-After) and goes again. It is written out flat
         rather than as a coroutine per attempt: each layer costs every request ~0.3 us.
-        A body of the wrong shape raises :class:`InvalidResponseError`.
+        A body that breaks the documented contract raises :class:`InvalidResponseError`,
+        whatever went wrong while reading it.
         """
         if self._closed:
             self._ensure_open()
@@ -330,10 +363,14 @@ class TrakkClient:
             await self._sleep(delay)
             self._ensure_open()
         try:
-            return structure(body)
-        except _converter.ResponseShapeError as exc:
-            quoted = excerpt(transport.redact(orjson.dumps(body)))
-            raise InvalidResponseError(str(exc), status=200, excerpt=quoted, path=path) from None
+            return structure(body, self._deviations, path)
+        except ResponseShapeError as exc:
+            detail = str(exc)
+        except Exception as exc:  # a body no rule foresaw must still end as a TrakkError
+            detail = f"the body could not be read ({type(exc).__name__})"
+        # Quoted from the bytes received (re-encoding a deeply nested body could fail).
+        quoted = excerpt(transport.redact(content))
+        raise InvalidResponseError(detail, status=200, excerpt=quoted, path=path) from None
 
     async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """GET ``path`` (below the base URL) and return the decoded JSON body.
@@ -384,5 +421,5 @@ class TrakkClient:
         return InvalidResponseError(f"unexpected status {status}", status=status, path=path)
 
 
-def _as_is(body: Any) -> Any:
+def _as_is(body: Any, deviations: Deviations, path: str) -> Any:
     return body

@@ -19,7 +19,14 @@ from rich.table import Table
 
 from trakk_async._client.client import TrakkClient
 from trakk_async._core.errors import ConfigurationError, TrakkError
-from trakk_async._models.objects import KeywordContent, Me, ProjectSummary, Report, ReportContent
+from trakk_async._models.objects import (
+    ContentSummary,
+    KeywordContent,
+    Me,
+    ProjectSummary,
+    Report,
+    ReportContent,
+)
 from trakk_async._protocol.core import BASE_URL_ENV, TOKEN_ENV
 from trakk_async.export import ExportProgress, ExportSummary, export_projects
 from trakk_async.ratelimit import TokenBucketLimiter
@@ -34,6 +41,7 @@ class _Settings:
     base_url: str | None
     verbose: bool
     windows: tuple[tuple[int, float], ...] = ()
+    strict: bool = False
 
 
 def _console(stderr: bool = False) -> Console:
@@ -57,6 +65,7 @@ def _run(
     async def body() -> int | None:
         if settings.windows:
             client.setdefault("rate_limiter", TokenBucketLimiter(windows=settings.windows))
+        client.setdefault("strict", settings.strict)
         async with TrakkClient(settings.token, base_url=settings.base_url, **client) as c:
             return await work(c)
 
@@ -106,7 +115,7 @@ def json_line(data: Any) -> str:
 def render_me(console: Console, me: Me) -> None:
     """Who the token is."""
     agency = "all agencies (super-admin)" if me.agency_id is None else f"agency {me.agency_id}"
-    console.print(f"[bold]{me.name}[/] (token {me.id}, {me.status}), {agency}")
+    console.print(f"[bold]{me.name or '-'}[/] (token {me.id}, {me.status or '-'}), {agency}")
     console.print(f"abilities: {', '.join(me.abilities) or '-'}")
 
 
@@ -167,19 +176,24 @@ def render_content(
     console: Console, content: ReportContent, *, variant: int = 1, html: bool = False
 ) -> None:
     """A report's content, keyword by keyword: one variant of each."""
+    summary = content.summary or ContentSummary()
     console.print(
         f"[bold]Report #{content.report_number}[/] {content.report_name or ''} "
-        f"({content.content_scheme}, {content.generation_status}): "
-        f"{content.summary.keywords_with_content}/{content.summary.keyword_count} "
+        f"({content.content_scheme or '-'}, {content.generation_status or '-'}): "
+        f"{_or_unknown(summary.keywords_with_content)}/{_or_unknown(summary.keyword_count)} "
         "keywords with content"
     )
     for item in content.keywords:
-        console.print(f"\n[bold cyan]{item.keyword}[/]  {item.keyword_url}")
+        console.print(f"\n[bold cyan]{item.keyword or '-'}[/]  {item.keyword_url or ''}")
         data = pick_variant(item, variant, html)
         if data is None:
             console.print("  [dim](no content)[/]")
             continue
         _print_fields(console, data, "  ")
+
+
+def _or_unknown(value: int | None) -> str:
+    return "?" if value is None else str(value)
 
 
 def _print_fields(console: Console, data: Any, indent: str) -> None:
@@ -317,6 +331,11 @@ def summary_line(summary: ExportSummary) -> str:
     help="The token's limits if not Trakk's default 60/60 and 1000/3600 (repeatable).",
 )
 @click.option("--verbose", "-v", is_flag=True, help="Log every request to stderr.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail when a response deviates from the documented shapes (for CI).",
+)
 @click.version_option(package_name="trakk-async", prog_name="trakk")
 @click.pass_context
 def cli(
@@ -325,10 +344,15 @@ def cli(
     base_url: str | None,
     windows: tuple[tuple[int, float], ...],
     verbose: bool,
+    strict: bool,
 ) -> None:
     """Work with the Trakk Agency API from a shell. Try `trakk demo` first."""
     ctx.obj = _Settings(
-        token=token or None, base_url=base_url or None, verbose=verbose, windows=windows
+        token=token or None,
+        base_url=base_url or None,
+        verbose=verbose,
+        windows=windows,
+        strict=strict,
     )
     if verbose:
         _log_to_stderr(ctx)
