@@ -177,6 +177,7 @@ async def test_content_of_every_scheme(fake: FakeTrakk) -> None:
         assert content.is_generated
         with_content = [k for k in content.keywords if k.has_content]
         assert with_content, scheme
+        assert content.summary is not None
         assert content.summary.keywords_with_content == len(with_content)
         assert content.summary.keyword_count == len(content.keywords)
         for kw in with_content:

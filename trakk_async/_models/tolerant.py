@@ -193,7 +193,9 @@ class _Field:
         self.model = model
         self.required = required
         self.type = type
-        self.fast = fast
+        # An array reader tries the fast hook on each element itself: trying it on the
+        # whole array first would only repeat the work that already failed.
+        self.fast = None if isinstance(read, _ArrayReader) else fast
         self.read = read
         self.expected = expected
 
@@ -205,10 +207,11 @@ class _Field:
                 state = "missing" if raw is _MISSING else "null"
                 raise ResponseShapeError(f"{path}: required field is {state}")
             return _DEFAULT
-        try:
-            return self.fast(raw, self.type)
-        except SHAPE_ERRORS:
-            pass
+        if self.fast is not None:
+            try:
+                return self.fast(raw, self.type)
+            except SHAPE_ERRORS:
+                pass
         try:
             got = self.read(raw, path, reading)
         except _Unreadable as exc:
@@ -243,14 +246,30 @@ def _object_reader(cls: Any, fields: list[_Field]) -> Reader:
     return read
 
 
-def _array_reader(
-    element: Any, fast: Hook, read: Reader, expected: str, model: str, field: str
-) -> Reader:
-    identity = attrs.has(get_origin(element) or element) and has_required(element)
+class _ArrayReader:
+    """Reads an array element by element, each with its fast hook first.
 
-    def read_array(value: Any, path: str, reading: Reading) -> Any:
+    An element that cannot be read is left out and recorded, unless its class has required
+    fields: then the call raises.
+    """
+
+    __slots__ = ("element", "expected", "fast", "field", "identity", "model", "read")
+
+    def __init__(
+        self, element: Any, fast: Hook, read: Reader, expected: str, model: str, field: str
+    ) -> None:
+        self.element = element
+        self.fast = fast
+        self.read = read
+        self.expected = expected
+        self.model = model
+        self.field = field
+        self.identity = attrs.has(get_origin(element) or element) and has_required(element)
+
+    def __call__(self, value: Any, path: str, reading: Reading) -> Any:
         if value.__class__ is not list:
             raise _Unreadable("an array")
+        fast, element = self.fast, self.element
         out: list[Any] = []
         for index, item in enumerate(value):
             if item is not None:
@@ -260,20 +279,18 @@ def _array_reader(
                 except SHAPE_ERRORS:
                     pass
             here = f"{path}[{index}]"
-            what = expected
+            what = self.expected
             try:
-                got = _ABSENT if item is None else read(item, here, reading)
+                got = _ABSENT if item is None else self.read(item, here, reading)
             except _Unreadable as exc:
                 got, what = _ABSENT, exc.expected
             if got is not _ABSENT:
                 out.append(got)
-            elif identity:
+            elif self.identity:
                 raise ResponseShapeError(f"{here}: expected {what}, got {json_type(item)}")
             else:
-                reading.deviation(model, field, here, what, item, "left out of the array")
+                reading.deviation(self.model, self.field, here, what, item, "left out")
         return tuple(out)
-
-    return read_array
 
 
 def _without_none(tp: Any) -> Any:
@@ -353,7 +370,7 @@ class Readers:
                 "an object",
             )
         )
-        return _array_reader(element, fast, read, expected, model, field)
+        return _ArrayReader(element, fast, read, expected, model, field)
 
     def parts(self, tp: Any, model: str, field: str) -> tuple[Hook, Reader, str]:
         """The fast hook, the tolerant reader and a description of a value of type ``tp``."""
