@@ -275,7 +275,7 @@ def _plain_cattrs_page() -> Callable[[Any], Page]:
     import attrs
     from cattrs.gen import make_dict_structure_fn, override
 
-    from trakk_async._models.tolerant import json_keys
+    from trakk_async._models.shapes import json_keys
 
     conv = _converter._build()
 

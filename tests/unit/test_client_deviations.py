@@ -20,7 +20,7 @@ from trakk_async.cli._commands import cli
 
 
 def _detail(**changes: Any) -> dict[str, Any]:
-    body = samples.load("project_detail")
+    body: dict[str, Any] = samples.load("project_detail")
     body["data"] |= changes
     return body
 

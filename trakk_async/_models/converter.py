@@ -22,36 +22,23 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 from functools import cache, lru_cache
-from types import NoneType, UnionType
-from typing import TYPE_CHECKING, Any, Final, TypeVar, Union, cast, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, get_args, get_origin
 
 import attrs
 
-from trakk_async._models.content import SCHEMES, ContentScheme, UnknownContent
+from trakk_async._models.content import SCHEMES, UnknownContent
 from trakk_async._models.deviations import Deviations, Reading, ResponseShapeError
 from trakk_async._models.objects import (
-    ApprovedStatus,
     KeywordContent,
     Listing,
-    ManagedStatus,
     Me,
     Page,
-    ProjectStatus,
     ProjectSummary,
     ReportContent,
-    ReportStatus,
-    TokenStatus,
 )
+from trakk_async._models.shapes import enum_of, is_model, json_keys, parse_date, split_optional
 from trakk_async._models.structgen import make_structure_fn
-from trakk_async._models.tolerant import (
-    SHAPE_ERRORS,
-    Hook,
-    Reader,
-    Readers,
-    json_keys,
-    parse_date,
-    read_root,
-)
+from trakk_async._models.tolerant import SHAPE_ERRORS, Hook, Reader, Readers, read_root
 
 if TYPE_CHECKING:
     import cattrs
@@ -66,15 +53,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-_ENUMS: Final = (
-    ProjectStatus,
-    ReportStatus,
-    ApprovedStatus,
-    ManagedStatus,
-    TokenStatus,
-    ContentScheme,
-)
 
 
 def _wrong(value: Any, expected: str) -> ValueError:
@@ -118,12 +96,6 @@ def _enum_hook(enum: type[StrEnum], optional: bool) -> Hook:
     return structure
 
 
-def _union_args(tp: Any) -> tuple[Any, ...] | None:
-    if get_origin(tp) in (Union, UnionType):
-        return get_args(tp)
-    return None
-
-
 def _build() -> cattrs.Converter:
     import cattrs
 
@@ -135,22 +107,20 @@ def _build() -> cattrs.Converter:
     conv.register_structure_hook(date, parse_date)
 
     def is_enum_union(tp: Any) -> bool:
-        args = _union_args(tp)
-        return args is not None and str in args and any(a in _ENUMS for a in args)
+        return enum_of(split_optional(tp)[0]) is not None
 
     def enum_union_hook(tp: Any) -> Hook:
-        args = _union_args(tp) or ()
-        enum = next(a for a in args if a in _ENUMS)
-        return _enum_hook(enum, NoneType in args)
+        inner, optional = split_optional(tp)
+        return _enum_hook(cast("type[StrEnum]", enum_of(inner)), optional)
 
     conv.register_structure_hook_factory(is_enum_union, enum_union_hook)
 
     def is_simple_optional(tp: Any) -> bool:
-        args = _union_args(tp)
-        return args is not None and len(args) == 2 and NoneType in args
+        inner, optional = split_optional(tp)
+        return optional and enum_of(inner) is None
 
     def optional_hook(tp: Any) -> Hook:
-        inner_type = next(a for a in _union_args(tp) or () if a is not NoneType)
+        inner_type = split_optional(tp)[0]
         inner = conv.get_structure_hook(inner_type)
 
         def structure(value: Any, _: Any) -> Any:
@@ -187,9 +157,6 @@ def _build() -> cattrs.Converter:
         return _array_hook(get_args(tp)[0], conv.get_structure_hook(get_args(tp)[0]))
 
     conv.register_structure_hook_factory(is_object_tuple, object_tuple_hook)
-
-    def is_model(tp: Any) -> bool:
-        return attrs.has(get_origin(tp) or tp)
 
     def class_hook(cls: Any) -> Hook:
         hooks = {}

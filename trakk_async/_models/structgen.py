@@ -10,8 +10,10 @@ and fills its slots through their descriptors: the result is the same frozen ins
 converters or ``__attrs_post_init__`` (asserted when a function is generated).
 
 Types it does not handle inline are delegated to ``fallback(type)``, a hook from the
-cattrs converter; a wrong value raises ``ValueError``/``TypeError``/``KeyError`` and the
-converter then explains it with cattrs' detailed validation.
+cattrs converter. A value that is not of the documented shape raises
+``ValueError``/``TypeError``/``KeyError``: the converter then reads that object again with
+:mod:`trakk_async._models.tolerant`. Why this generator rather than cattrs' own generated
+hooks: benchmarks/README.md, section 1.
 """
 
 from __future__ import annotations
@@ -19,13 +21,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from datetime import date, datetime
-from enum import StrEnum
-from types import NoneType, UnionType
-from typing import Any, Final, Union, get_args, get_origin, get_type_hints
+from typing import Any, Final, get_args, get_origin, get_type_hints
 
 import attrs
 
-from trakk_async._models.tolerant import parse_date
+from trakk_async._models.shapes import enum_of, parse_date, split_optional
 
 __all__ = ["make_structure_fn"]
 
@@ -47,24 +47,6 @@ def _expected(name: str, expected: str) -> Callable[[Any], ValueError]:
         return ValueError(f"{name}: expected {expected}, got {type(value).__name__}")
 
     return error
-
-
-def _split_optional(tp: Any) -> tuple[Any, bool]:
-    if get_origin(tp) in (Union, UnionType):
-        args = get_args(tp)
-        if NoneType in args:
-            rest = tuple(a for a in args if a is not NoneType)
-            return (rest[0] if len(rest) == 1 else Union[rest]), True  # noqa: UP007
-    return tp, False
-
-
-def _enum_of(tp: Any) -> type[StrEnum] | None:
-    if get_origin(tp) in (Union, UnionType):
-        args = get_args(tp)
-        enums = [a for a in args if isinstance(a, type) and issubclass(a, StrEnum)]
-        if len(enums) == 1 and str in args and len(args) == 2:
-            return enums[0]
-    return None
 
 
 def make_structure_fn(
@@ -105,7 +87,7 @@ def make_structure_fn(
             lines.append(f"    {setter}(self, _default_{name})")
             continue
         key = keys[name]
-        tp, optional = _split_optional(hints[name])
+        tp, optional = split_optional(hints[name])
         if name in hooks:
             tp, optional = _Given(hooks[name]), False
         err = f"_err_{name}"
@@ -152,7 +134,7 @@ def _convert(
 ) -> list[str]:
     """Lines that turn ``v`` (the raw value) into the field's value, or raise."""
     body: list[str]
-    enum = _enum_of(tp)
+    enum = enum_of(tp)
     if isinstance(tp, _Given):
         hook = f"_hook_{name}"
         names[hook] = tp.hook

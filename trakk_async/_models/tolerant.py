@@ -23,24 +23,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from enum import StrEnum
-from types import NoneType, UnionType
-from typing import Any, Final, Union, get_args, get_origin, get_type_hints
+from typing import Any, Final, get_args, get_origin, get_type_hints
 
 import attrs
 
 from trakk_async._models.deviations import Reading, ResponseShapeError, json_type
-from trakk_async._models.objects import Listing, Page
+from trakk_async._models.shapes import (
+    enum_of,
+    has_required,
+    is_model,
+    json_keys,
+    parse_date,
+    split_optional,
+)
 
-__all__ = [
-    "SHAPE_ERRORS",
-    "Hook",
-    "Reader",
-    "Readers",
-    "has_required",
-    "json_keys",
-    "parse_date",
-    "read_root",
-]
+__all__ = ["SHAPE_ERRORS", "Hook", "Reader", "Readers", "read_root"]
 
 Hook = Callable[[Any, Any], Any]
 """A fast hook: ``hook(value, type)`` returns the structured value or raises."""
@@ -63,35 +60,6 @@ class _Unreadable(Exception):
     def __init__(self, expected: str) -> None:
         super().__init__(expected)
         self.expected = expected
-
-
-def parse_date(value: Any, _: Any = None) -> date:
-    """A JSON date (``2026-02-20``; a full timestamp gives its date); also a fast hook."""
-    if value.__class__ is str and len(value) > 10:
-        return datetime.fromisoformat(value).date()
-    return date.fromisoformat(value)
-
-
-def json_keys(cls: Any) -> dict[str, str]:
-    """Each field's JSON key, for the fields read from the object itself.
-
-    ``from_`` is read from ``from``; a :class:`Page`'s or :class:`Listing`'s ``items`` from
-    ``data``; ``cache_refreshed_at`` of a single resource sits beside ``data`` in the envelope,
-    so it is not read from the object (the converter sets it).
-    """
-    origin = get_origin(cls) or cls
-    envelope = origin in (Page, Listing)
-    keys: dict[str, str] = {}
-    for field in attrs.fields(origin):
-        if field.name == "cache_refreshed_at" and not envelope:
-            continue
-        keys[field.name] = "data" if envelope and field.name == "items" else field.name.rstrip("_")
-    return keys
-
-
-def has_required(cls: Any) -> bool:
-    """Whether ``cls`` has a required field (one without a default): its identity."""
-    return any(f.default is attrs.NOTHING for f in attrs.fields(get_origin(cls) or cls))
 
 
 def read_root(value: Any, reader: Reader, path: str, reading: Reading) -> Any:
@@ -264,7 +232,7 @@ class _ArrayReader:
         self.expected = expected
         self.model = model
         self.field = field
-        self.identity = attrs.has(get_origin(element) or element) and has_required(element)
+        self.identity = is_model(element) and has_required(element)
 
     def __call__(self, value: Any, path: str, reading: Reading) -> Any:
         if value.__class__ is not list:
@@ -291,21 +259,6 @@ class _ArrayReader:
             else:
                 reading.deviation(self.model, self.field, here, what, item, "left out")
         return tuple(out)
-
-
-def _without_none(tp: Any) -> Any:
-    if get_origin(tp) in (Union, UnionType):
-        rest = tuple(a for a in get_args(tp) if a is not NoneType)
-        return rest[0] if len(rest) == 1 else Union[rest]  # noqa: UP007
-    return tp
-
-
-def _enum_of(tp: Any) -> type[StrEnum] | None:
-    if get_origin(tp) in (Union, UnionType):
-        enums = [a for a in get_args(tp) if isinstance(a, type) and issubclass(a, StrEnum)]
-        if len(enums) == 1 and str in get_args(tp):
-            return enums[0]
-    return None
 
 
 class Readers:
@@ -374,15 +327,15 @@ class Readers:
 
     def parts(self, tp: Any, model: str, field: str) -> tuple[Hook, Reader, str]:
         """The fast hook, the tolerant reader and a description of a value of type ``tp``."""
-        inner = _without_none(tp)
-        enum = _enum_of(inner)
+        inner = split_optional(tp)[0]
+        enum = enum_of(inner)
         if inner in _SCALARS:
             read, expected = _SCALARS[inner]
         elif enum is not None:
             read, expected = _enum_reader(enum), f"a {enum.__name__} string"
         elif get_origin(inner) is tuple and get_args(inner)[1:] == (...,):
             read, expected = self.array_of(get_args(inner)[0], model, field), "an array"
-        elif attrs.has(get_origin(inner) or inner):
+        elif is_model(inner):
             read, expected = self.of_class(inner), "an object"
         elif inner is Any:
             read, expected = _as_is, "a value"
