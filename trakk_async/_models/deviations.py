@@ -34,6 +34,12 @@ def json_type(value: Any) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
+def _a(type_name: str) -> str:
+    if type_name == "null":
+        return type_name
+    return f"{'an' if type_name[0] in 'aeiou' else 'a'} {type_name}"
+
+
 class ResponseShapeError(ValueError):
     """A decoded body does not have the shape the reference promises.
 
@@ -79,11 +85,11 @@ class Deviations:
         self._counts[key] = count
         if count == 1:
             logger.warning(
-                "GET %s: %s is %s where %s belongs; %s. Further deviations of %s are counted "
-                "in TrakkClient.deviations, not logged",
+                "GET %s: %s holds %s where %s belongs; %s (further deviations of %s on this "
+                "client are only counted, in TrakkClient.deviations)",
                 endpoint,
                 path,
-                json_type(seen),
+                _a(json_type(seen)),
                 expected,
                 outcome,
                 key,

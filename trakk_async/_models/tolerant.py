@@ -257,7 +257,7 @@ class _ArrayReader:
             elif self.identity:
                 raise ResponseShapeError(f"{here}: expected {what}, got {json_type(item)}")
             else:
-                reading.deviation(self.model, self.field, here, what, item, "left out")
+                reading.deviation(self.model, self.field, here, what, item, "left out of the array")
         return tuple(out)
 
 
@@ -315,14 +315,10 @@ class Readers:
     ) -> Reader:
         """The reader of an array of ``element`` held by ``model.field``; ``element_parts``
         replaces the element's own fast hook and reader."""
-        fast, read, expected = (
-            self.parts(element, model, field)
-            if element_parts is None
-            else (
-                *element_parts,
-                "an object",
-            )
-        )
+        if element_parts is None:
+            fast, read, expected = self.parts(element, model, field)
+        else:
+            (fast, read), expected = element_parts, "an object"
         return _ArrayReader(element, fast, read, expected, model, field)
 
     def parts(self, tp: Any, model: str, field: str) -> tuple[Hook, Reader, str]:
