@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, get_args, get_origi
 import attrs
 
 from trakk_async._models.content import SCHEMES, UnknownContent
-from trakk_async._models.deviations import Deviations, Reading, ResponseShapeError
+from trakk_async._models.deviations import Deviations, Reading, ResponseShapeError, json_type
 from trakk_async._models.objects import (
     KeywordContent,
     Listing,
@@ -204,19 +204,27 @@ _READERS: Final = Readers(_hook)
 
 def _object(body: Any, what: str, where: str = "$") -> dict[str, Any]:
     if body.__class__ is not dict:
-        raise ResponseShapeError(f"{where}: expected {what} object, got {type(body).__name__}")
+        raise ResponseShapeError(f"{where}: expected {what} object, got {json_type(body)}")
     return body
 
 
 def _structure(
-    value: Any, tp: Any, where: str, deviations: Deviations, endpoint: str, reader: Reader
-) -> Any:
-    """``value`` as ``tp``: the fast hook, else the tolerant ``reader``."""
+    value: Any,
+    tp: type[T],
+    where: str,
+    deviations: Deviations,
+    endpoint: str,
+    reader: Reader | None = None,
+) -> T:
+    """``value`` as ``tp``: its fast hook, else its tolerant reader (or ``reader``)."""
     try:
-        return _hook(tp)(value, tp)
+        result: T = _hook(tp)(value, tp)
+        return result
     except SHAPE_ERRORS:
         pass
-    return read_root(value, reader, where, Reading(deviations, endpoint))
+    if reader is None:
+        reader = _READERS.of_class(tp)
+    return cast("T", read_root(value, reader, where, Reading(deviations, endpoint)))
 
 
 def _with_cache_time(result: T, body: dict[str, Any], deviations: Deviations, endpoint: str) -> T:
@@ -238,7 +246,7 @@ def _with_cache_time(result: T, body: dict[str, Any], deviations: Deviations, en
 
 def structure_me(body: Any, deviations: Deviations, endpoint: str) -> Me:
     """``GET /me``: a bare object."""
-    return _structure(body, Me, "$", deviations, endpoint, _READERS.of_class(Me))  # type: ignore[no-any-return]
+    return _structure(body, Me, "$", deviations, endpoint)
 
 
 _HAS_CACHE_FIELD: dict[type[Any], bool] = {}
@@ -257,7 +265,7 @@ def structure_single(body: Any, deviations: Deviations, endpoint: str, *, cls: t
     """``{"data": {...}, "cache_refreshed_at"?}`` into one ``cls``."""
     envelope = _object(body, "a response")
     data = _object(envelope.get("data"), "a 'data'", "$.data")
-    result: T = _structure(data, cls, "$.data", deviations, endpoint, _READERS.of_class(cls))
+    result = _structure(data, cls, "$.data", deviations, endpoint)
     if _has_cache(cls):
         result = _with_cache_time(result, envelope, deviations, endpoint)
     return result
@@ -278,7 +286,8 @@ def structure_listing(
     An item whose identity is broken raises; any other deviation stays in its item.
     """
     listing, reader = _listing_readers(cast(Any, cls))
-    return _structure(body, listing, "$", deviations, endpoint, reader)  # type: ignore[no-any-return]
+    result: Listing[T] = _structure(body, listing, "$", deviations, endpoint, reader)
+    return result
 
 
 @cache
@@ -289,7 +298,7 @@ def _page_reader() -> Reader:
 
 def structure_page(body: Any, deviations: Deviations, endpoint: str) -> Page:
     """One page of ``/projects`` with its ``meta`` and ``links`` (each may be missing)."""
-    return _structure(body, Page, "$", deviations, endpoint, _page_reader())  # type: ignore[no-any-return]
+    return _structure(body, Page, "$", deviations, endpoint, _page_reader())
 
 
 # -- content: the shape of each keyword's content depends on the report's scheme ---------
