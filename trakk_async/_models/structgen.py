@@ -93,6 +93,9 @@ def make_structure_fn(
         err = f"_err_{name}"
         if field.default is attrs.NOTHING:
             lines.append(f"    v = o[{key!r}]")
+        elif field.default is None and optional:
+            # Missing reads as null, which is the default: one lookup, one check.
+            lines.append(f"    v = o.get({key!r})")
         else:
             default = f"_default_{name}"
             names[default] = field.default
