@@ -267,3 +267,17 @@ def expected_default(spot: Spot, sent: Any) -> Any:
     if spot.kind == "array" and sent == []:
         return ()
     return spot.default
+
+
+def minimal(name: str) -> Any:
+    """Sample ``name`` with every optional field left out (the scheme of content stays)."""
+    body = load(name)
+    removed: list[Spot] = []
+    for spot in spots(name, body):
+        if spot.required or spot.element or spot.kind == "scheme":
+            continue
+        if any(spot.path[: len(r.path)] == r.path for r in removed):
+            continue
+        body = replaced(body, spot.path, DELETE)
+        removed.append(spot)
+    return body

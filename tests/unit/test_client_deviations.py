@@ -13,7 +13,9 @@ from click.testing import CliRunner
 
 from tests import samples
 from tests.conftest import BASE_URL, TOKEN
+from tests.structuring import minimal
 from tests.unit.support import make_client, url
+from tests.unit.test_endpoints import ENDPOINTS, Call
 from trakk_async import ConfigurationError, InvalidResponseError, TrakkClient, TrakkError
 from trakk_async._models import converter
 from trakk_async.cli._commands import cli
@@ -195,3 +197,16 @@ def test_the_cli_strict_option_reaches_the_client(mock_api: aioresponses) -> Non
     assert "InvalidResponseError" in strict.stderr
     assert "$.abilities: expected an array, got string" in strict.stderr
     assert TOKEN not in strict.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "sample", "call", "result_type"),
+    [pytest.param(*e[1:5], id=e[0]) for e in ENDPOINTS],
+)
+async def test_every_endpoint_takes_a_response_with_only_the_required_fields(
+    mock_api: aioresponses, path: str, sample: str, call: Call, result_type: type
+) -> None:
+    mock_api.get(url(path), payload=minimal(sample))
+    async with make_client(strict=True) as client:  # leaving fields out is no deviation
+        result = await call(client)
+    assert result_type in type(result).__mro__

@@ -27,6 +27,7 @@ from tests.structuring import (
     expected_default,
     json_path,
     load,
+    minimal,
     replaced,
     spots,
     tolerant,
@@ -173,23 +174,10 @@ def test_several_variations_at_once(name: str, data: st.DataObject) -> None:
 # -- only the required fields --------------------------------------------------------
 
 
-def _minimal(name: str) -> Any:
-    body = load(name)
-    removed: list[Spot] = []
-    for spot in spots(name, body):
-        if spot.required or spot.element or spot.kind == "scheme":
-            continue
-        if any(spot.path[: len(r.path)] == r.path for r in removed):
-            continue
-        body = replaced(body, spot.path, DELETE)
-        removed.append(spot)
-    return body
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_a_response_with_only_the_required_fields_structures(name: str) -> None:
     structure, _, wrapper = ENDPOINTS[name]
-    result = structure(_minimal(name), *TIDY)  # strict: leaving out optional fields is legal
+    result = structure(minimal(name), *TIDY)  # strict: leaving out optional fields is legal
     assert type(result) is type(structure(load(name), *TIDY))
     every = spots(name, load(name))
     for spot in every:
@@ -201,12 +189,12 @@ def test_a_response_with_only_the_required_fields_structures(name: str) -> None:
 
 
 def test_minimal_bodies_keep_their_identity() -> None:
-    project = conv.structure_single(_minimal("project_detail"), *TIDY, cls=Project)
+    project = conv.structure_single(minimal("project_detail"), *TIDY, cls=Project)
     assert project.id == 42
     assert project.cc_email is None
     assert project.client_emails == ()
     assert project.country is None
-    content = conv.structure_report_content(_minimal("content_h4_text_blocks"), *TIDY)
+    content = conv.structure_report_content(minimal("content_h4_text_blocks"), *TIDY)
     assert (content.report_id, content.project_id) == (2015, 42)
     assert content.keywords == ()
     assert content.content_scheme is ContentScheme.H4_TEXT_BLOCKS  # kept: it shapes keywords
