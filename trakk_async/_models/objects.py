@@ -10,7 +10,8 @@ Shapes follow ``trakk-api-reference.md``. Rules that hold for every class here a
   ``/projects`` item (``name``, ``status``, ``keyword_count``, ``links.latest_report``,
   ``links.last_generated_report``; the project detail carries them too). A required field
   that is missing, null or of another type means the server broke its contract: the call
-  raises :class:`~trakk_async.InvalidResponseError` naming the JSON path.
+  raises :class:`~trakk_async.InvalidResponseError` naming the JSON path, also when the
+  object is one item of a listing (an item without its identity is not dropped silently).
 * **Everything else is optional**, typed ``X | None`` with the default ``None`` (arrays:
   ``tuple[X, ...]`` with the default ``()``). Missing, null, ``""`` for a date, ``[]`` for
   an object and ``10.0`` for an int are read as the natural value or None. A value that
