@@ -6,7 +6,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from trakk_async.cli._commands import _duration, cli, summary_line
+from trakk_async.cli import cli
+from trakk_async.cli._render import duration as _duration
+from trakk_async.cli._render import summary_line
 from trakk_async.export import ExportSummary
 
 
