@@ -63,9 +63,7 @@ def _body(sample: str) -> Any:
     return samples.load(sample)
 
 
-@pytest.mark.parametrize(
-    ("path", "sample", "call"), [pytest.param(*c[1:], id=c[0]) for c in CALLS]
-)
+@pytest.mark.parametrize(("path", "sample", "call"), [pytest.param(*c[1:], id=c[0]) for c in CALLS])
 async def test_the_override_is_sent_with_the_request(
     mock_api: aioresponses, path: str, sample: str, call: Call
 ) -> None:
@@ -92,9 +90,7 @@ async def test_the_pager_sends_it_with_every_page(mock_api: aioresponses) -> Non
     assert timeouts == [aiohttp.ClientTimeout(total=2.0)] * 2
 
 
-@pytest.mark.parametrize(
-    ("path", "sample", "call"), [pytest.param(*c[1:], id=c[0]) for c in CALLS]
-)
+@pytest.mark.parametrize(("path", "sample", "call"), [pytest.param(*c[1:], id=c[0]) for c in CALLS])
 @pytest.mark.parametrize("bad", [0, -1, float("nan"), True, "5"])
 async def test_a_bad_override_fails_before_any_request(
     mock_api: aioresponses, path: str, sample: str, call: Call, bad: Any

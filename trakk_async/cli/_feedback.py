@@ -61,7 +61,13 @@ class Wait:
 
 
 class WaitSink(Protocol):
-    """Where :class:`WaitStatus` tells the current wait (``None``: no wait worth showing)."""
+    """Where :class:`WaitStatus` tells the current wait (``None``: no wait worth showing).
+
+    ``replaceable``: a live line of its own, which must step aside while another live
+    display (the export's progress bar) holds the terminal.
+    """
+
+    replaceable: bool
 
     def show(self, wait: Wait | None, now: float) -> None: ...
 
@@ -222,7 +228,7 @@ class WaitStatus:
         the waits into a column of its own. A log sink (``-v``) keeps logging.
         """
         before = self._sinks
-        kept = [s for s in before if not getattr(s, "replaceable", False)]
+        kept = [s for s in before if not s.replaceable]
         if len(kept) == len(before):
             yield
             return
