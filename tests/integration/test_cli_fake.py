@@ -44,7 +44,7 @@ class FakeInThread:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        settings = {"seed": 2, "projects": 30, "rate_limits": LIMITS} | options
+        settings: dict[str, Any] = {"seed": 2, "projects": 30, "rate_limits": LIMITS} | options
         self.fake = self.call(lambda: FakeTrakk(**settings))
         asyncio.run_coroutine_threadsafe(self.fake.start(), self.loop).result(10)
 
