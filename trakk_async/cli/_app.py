@@ -76,7 +76,7 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     ctx.obj = attrs.evolve(settings, **{str(param.name): value})
 
 
-def _global_options(*, on_group: bool) -> list[click.Option]:
+def global_options(*, on_group: bool) -> list[click.Option]:
     """The global options; the group's also read the environment (the subcommands' don't,
     so that an environment variable never overrides a value given before the subcommand)."""
 
@@ -120,7 +120,7 @@ class TrakkGroup(click.Group):
     cut short by its reader without an error (``trakk projects | head -1`` exits 0)."""
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        cmd.params.extend(_global_options(on_group=False))
+        cmd.params.extend(global_options(on_group=False))
         super().add_command(cmd, name)
 
     def make_context(

@@ -20,10 +20,10 @@ from trakk_async._protocol.core import check_api_path
 from trakk_async.cli._app import (
     Settings,
     TrakkGroup,
-    _global_options,
     console,
     error_line,
     fail,
+    global_options,
     run,
     run_with_client,
     verbose_logging,
@@ -59,7 +59,7 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="JSON: one object p
 
 @click.group(
     cls=TrakkGroup,
-    params=_global_options(on_group=True),
+    params=global_options(on_group=True),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(package_name="trakk-async", prog_name="trakk")
