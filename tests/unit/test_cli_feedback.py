@@ -262,7 +262,7 @@ async def test_a_progress_bar_takes_the_status_line_over_and_gives_it_back() -> 
         with status.displaying(BarNote(bar, task)):
             status.check()
             assert bar.tasks[0].fields["note"] == (
-                "waiting for the rate limit (60 requests per minute): 45s"
+                "waiting for the rate limit (60 requests per minute): 45s left"
             )
             assert status_line.last() is None  # told to step aside, never shown meanwhile
         assert status._sinks == [status_line, log]

@@ -127,7 +127,7 @@ class BarNote:
         self._bar, self._task = bar, task
 
     def show(self, wait: Wait | None, now: float) -> None:
-        note = "" if wait is None else f"waiting for {wait.what}: {wait.countdown(now)}"
+        note = "" if wait is None else f"waiting for {wait.what}: {wait.countdown(now)} left"
         self._bar.update(self._task, note=note)
 
 
