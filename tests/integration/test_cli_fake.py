@@ -674,54 +674,37 @@ async def test_the_watch_says_when_watching_begins(fake: FakeTrakk, served: Fake
 # -- a reader that leaves early: every command exits 0 ------------------------------------
 
 
-def _every_command(fake: FakeTrakk, served: FakeInThread, tmp: Path) -> dict[str, list[str]]:
-    pid, number = _completed(fake, served)
-    db = tmp / "seen.db"
-    watched, _ = _event_ready(fake, served, db)  # the watch's first look is an event
-    return {
-        "me": ["me"],
-        "projects": ["projects"],
-        "projects --json": ["projects", "--json"],
-        "project": ["project", str(pid)],
-        "reports": ["reports", str(pid)],
-        "content": ["content", str(pid), str(number)],
-        "content --json": ["content", str(pid), str(number), "--json"],
-        "keywords": ["keywords", str(pid)],
-        "countries": ["countries"],
-        "languages": ["languages", "--json"],
-        "users": ["users"],
-        "api": ["api", "/projects"],
-        "export": ["export", str(tmp / "out"), "--project", str(pid)],
-        "watch": ["watch", "--project", str(watched), "--checkpoint", str(db), "--max-events", "1"],
-        "help": ["--help"],
-        "demo": ["demo", "--projects", "1"],
-    }
+#: Every command, as run in the pipe tests (placeholders filled in per test).
+EVERY_COMMAND: dict[str, str] = {
+    "me": "me",
+    "projects": "projects",
+    "projects --json": "projects --json",
+    "project": "project {pid}",
+    "reports": "reports {pid}",
+    "content": "content {pid} {number}",
+    "content --json": "content {pid} {number} --json",
+    "keywords": "keywords {pid}",
+    "countries": "countries",
+    "languages": "languages --json",
+    "users": "users",
+    "api": "api /projects",
+    "export": "export {tmp}/out --project {pid}",
+    "watch": "watch --project {watched} --checkpoint {db} --max-events 1",
+    "help": "--help",
+    "demo": "demo --projects 1",
+}
+COMMAND_NAMES = list(EVERY_COMMAND)
 
 
 @pytest.fixture
-def commands(served: FakeInThread, tmp_path: Path) -> dict[str, Any]:
-    # Per test: the watch's checkpoint must hold an undelivered event every time.
-    return _every_command(served.fake, served, tmp_path)
-
-
-COMMAND_NAMES = [
-    "me",
-    "projects",
-    "projects --json",
-    "project",
-    "reports",
-    "content",
-    "content --json",
-    "keywords",
-    "countries",
-    "languages",
-    "users",
-    "api",
-    "export",
-    "watch",
-    "help",
-    "demo",
-]
+def commands(served: FakeInThread, tmp_path: Path) -> dict[str, list[str]]:
+    """Each command's arguments. Per test: the watch's checkpoint must hold an event that
+    was not delivered yet, so that the watch's first look writes it."""
+    pid, number = _completed(served.fake, served)
+    db = tmp_path / "seen.db"
+    watched, _ = _event_ready(served.fake, served, db)
+    values = {"pid": pid, "number": number, "tmp": tmp_path, "db": db, "watched": watched}
+    return {name: shlex.split(line.format(**values)) for name, line in EVERY_COMMAND.items()}
 
 
 @pytest.mark.parametrize("name", COMMAND_NAMES)

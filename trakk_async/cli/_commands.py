@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import click
 import orjson
+from rich.console import Console
 
 from trakk_async._client.client import TrakkClient
 from trakk_async._core.errors import TrakkError
@@ -51,6 +52,9 @@ from trakk_async.cli._render import (
 )
 from trakk_async.watch import ReportWatcher, SQLiteCheckpoint
 
+if TYPE_CHECKING:
+    from trakk_async._client.resources import Countries, Languages, Users
+
 __all__ = ["cli", "main"]
 
 _ID = click.IntRange(min=1)
@@ -72,9 +76,16 @@ def cli(ctx: click.Context) -> None:
     ctx.ensure_object(Settings)
 
 
-def _print_json_lines(items: Any) -> None:
-    for item in items:
-        click.echo(json_line(jsonable(item)))
+Render = Callable[[Console, Sequence[Any]], object]
+
+
+def _show(found: Sequence[Any], as_json: bool, render: Render) -> None:
+    """One JSON line per object with ``--json``, else the command's table."""
+    if as_json:
+        for item in found:
+            click.echo(json_line(jsonable(item)))
+    else:
+        render(console(), found)
 
 
 @cli.command()
@@ -121,10 +132,7 @@ def project(ctx: click.Context, project_id: int, as_json: bool) -> None:
 
     async def work(client: TrakkClient) -> None:
         found = await client.projects.get(project_id)
-        if as_json:
-            click.echo(json_line(jsonable(found)))
-        else:
-            render_project(console(), found)
+        _show([found], as_json, lambda out, items: render_project(out, items[0]))
 
     run(ctx, work)
 
@@ -156,10 +164,7 @@ def reports(ctx: click.Context, project_id: int, which: str | None, as_json: boo
             found = [await client.reports.last_generated(project_id)]
         else:
             found = (await client.reports.list(project_id)).items
-        if as_json:
-            _print_json_lines(found)
-        else:
-            render_reports(console(), found)
+        _show(found, as_json, render_reports)
 
     run(ctx, work)
 
@@ -197,73 +202,55 @@ def keywords(ctx: click.Context, project_id: int, as_json: bool) -> None:
     """List a project's active keywords."""
 
     async def work(client: TrakkClient) -> None:
-        found = await client.keywords.list(project_id)
-        if as_json:
-            _print_json_lines(found)
-        else:
-            render_keywords(console(), found)
+        _show((await client.keywords.list(project_id)).items, as_json, render_keywords)
 
     run(ctx, work)
 
 
-@cli.command()
-@click.argument("country_id", metavar="[ID]", type=_ID, required=False)
-@_JSON
-@click.pass_context
-def countries(ctx: click.Context, country_id: int | None, as_json: bool) -> None:
-    """List the countries (or show the one with ID)."""
+def _reference_command(
+    name: str,
+    summary: str,
+    namespace: Callable[[TrakkClient], Countries | Languages | Users],
+    render: Render,
+) -> None:
+    """``trakk NAME [ID]``: list a reference collection, or show one item of it."""
 
-    async def work(client: TrakkClient) -> None:
-        if country_id is None:
-            found = list(await client.countries.list())
-        else:
-            found = [await client.countries.get(country_id)]
-        if as_json:
-            _print_json_lines(found)
-        else:
-            render_labels(console(), found)
+    @click.argument("item_id", metavar="[ID]", type=_ID, required=False)
+    @_JSON
+    @click.pass_context
+    def command(ctx: click.Context, item_id: int | None, as_json: bool) -> None:
+        async def work(client: TrakkClient) -> None:
+            resource = namespace(client)
+            if item_id is None:
+                found: Sequence[Any] = (await resource.list()).items
+            else:
+                found = [await resource.get(item_id)]
+            _show(found, as_json, render)
 
-    run(ctx, work)
+        run(ctx, work)
 
-
-@cli.command()
-@click.argument("language_id", metavar="[ID]", type=_ID, required=False)
-@_JSON
-@click.pass_context
-def languages(ctx: click.Context, language_id: int | None, as_json: bool) -> None:
-    """List the languages (or show the one with ID)."""
-
-    async def work(client: TrakkClient) -> None:
-        if language_id is None:
-            found = list(await client.languages.list())
-        else:
-            found = [await client.languages.get(language_id)]
-        if as_json:
-            _print_json_lines(found)
-        else:
-            render_labels(console(), found)
-
-    run(ctx, work)
+    command.__doc__ = summary
+    cli.command(name)(command)
 
 
-@cli.command()
-@click.argument("user_id", metavar="[ID]", type=_ID, required=False)
-@_JSON
-@click.pass_context
-def users(ctx: click.Context, user_id: int | None, as_json: bool) -> None:
-    """List the users the token can see (or show the one with ID)."""
-
-    async def work(client: TrakkClient) -> None:
-        if user_id is None:
-            found = list(await client.users.list())
-        else:
-            found = [await client.users.get(user_id)]
-        if as_json:
-            _print_json_lines(found)
-        else:
-            render_users(console(), found)
-
-    run(ctx, work)
+_reference_command(
+    "countries",
+    "List the countries (or show the one with ID).",
+    lambda c: c.countries,
+    render_labels,
+)
+_reference_command(
+    "languages",
+    "List the languages (or show the one with ID).",
+    lambda c: c.languages,
+    render_labels,
+)
+_reference_command(
+    "users",
+    "List the users the token can see (or show the one with ID).",
+    lambda c: c.users,
+    render_users,
+)
 
 
 def _api_path(_ctx: click.Context, _param: click.Parameter, path: str) -> str:
