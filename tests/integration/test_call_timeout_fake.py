@@ -13,9 +13,9 @@ pytestmark = pytest.mark.integration
 
 async def test_a_short_call_timeout_wins_over_a_long_client_timeout() -> None:
     async with FakeTrakk.running(seed=1, projects=5, rate_limits=[]) as fake:
-        # Two slow answers: each attempt of the call gives up after 0.05 s (the client's
+        # Two slow answers: each attempt of the call gives up after 0.5 s (the client's
         # 30 s would have waited for them), then the third attempt is answered at once.
-        fake.inject_fault("latency", count=2, seconds=0.5)
+        fake.inject_fault("latency", count=2, seconds=1.5)
         sleeps = Sleeps()
         async with TrakkClient(
             fake.token,
@@ -25,10 +25,10 @@ async def test_a_short_call_timeout_wins_over_a_long_client_timeout() -> None:
             max_retries=2,
             _sleep=sleeps,
         ) as client:
-            me = await client.me(timeout=0.05)
+            me = await client.me(timeout=0.5)
             assert me.agency_id == fake.agency_id
             assert len(sleeps.waits) == 2  # two timed-out attempts, each retried
 
-            fake.inject_fault("latency", count=3, seconds=0.5)
-            with pytest.raises(APITimeoutError, match=r"within 0\.05s"):
-                await client.users.list(timeout=0.05)
+            fake.inject_fault("latency", count=3, seconds=1.5)
+            with pytest.raises(APITimeoutError, match=r"within 0\.5s"):
+                await client.users.list(timeout=0.5)
