@@ -1,21 +1,40 @@
 """The one aiohttp session layer: send a GET, return status, headers and body.
 
 This is the only module that imports aiohttp's client. It knows nothing of Trakk's
-payloads: it turns aiohttp's exceptions into trakk_async's at this boundary, keeps the
-token in one header dict that no repr shows, and never follows a redirect to another host.
+payloads. At this boundary it:
+
+- turns everything aiohttp (or yarl) can raise while sending and reading into a
+  ``TrakkError``, without chaining the original: aiohttp's exceptions carry
+  ``request_info``, whose headers hold the token;
+- keeps the token in one header dict that no repr shows, and redacts it (with a proxy's
+  password) from every text it quotes;
+- reads at most ``max_response_bytes`` of a body, counted on the wire and again after
+  decompression, so neither an endless body nor a compression bomb can grow memory;
+- never follows a redirect to another host;
+- takes a proxy from ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``NO_PROXY`` for the session it
+  owns (but never ``~/.netrc`` credentials for Trakk itself: the token is the only one).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
-from trakk_async._core.errors import APIConnectionError, APITimeoutError, InvalidResponseError
-from trakk_async._protocol.core import same_origin
+from trakk_async._core.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ConfigurationError,
+    InvalidResponseError,
+    ResponseTooLargeError,
+    TrakkError,
+)
+from trakk_async._core.redact import redact
+from trakk_async._protocol.core import MESSAGE_CHARS, clip, redirect_target, same_origin
 
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS: Final = 5
@@ -36,12 +55,21 @@ def _encoded_url(url: str) -> URL:
 class Transport:
     """Sends GETs on one ``aiohttp.ClientSession``, owned or borrowed.
 
-    A session passed in is borrowed and never closed here; one created here is closed by
-    :meth:`aclose`. The token lives only in ``self._headers`` (and ``self._secret``, to
-    redact it from bodies quoted in exceptions), which no repr shows.
+    A session passed in is borrowed and never closed here (its own proxy settings apply);
+    one created here is closed by :meth:`aclose`. The token lives only in
+    ``self._headers`` (and ``self._secrets``, to redact it), which no repr shows.
     """
 
-    __slots__ = ("_headers", "_owns_session", "_secret", "_session", "_timeout")
+    __slots__ = (
+        "_headers",
+        "_max_bytes",
+        "_owns_session",
+        "_proxy",
+        "_secrets",
+        "_session",
+        "_timeout",
+        "_trust_env",
+    )
 
     def __init__(
         self,
@@ -49,6 +77,8 @@ class Transport:
         *,
         timeout: float,
         user_agent: str,
+        max_response_bytes: int,
+        trust_env: bool = True,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self._headers = {
@@ -56,18 +86,33 @@ class Transport:
             "Accept": "application/json",
             "User-Agent": user_agent,
         }
-        self._secret = token.encode()
+        self._secrets: tuple[str, ...] = (token,)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_bytes = max_response_bytes
+        self._trust_env = trust_env
+        self._proxy: dict[str, Any] | None = None  # looked up on the first request
         self._session = session
         self._owns_session = session is None
 
     def __repr__(self) -> str:
         return f"<Transport owns_session={self._owns_session}>"
 
+    def redact(self, text: str) -> str:
+        """``text`` with the token (and a proxy's password) blanked out, in any spelling.
+
+        Applied to everything quoted from the outside world before it goes into an
+        exception: a proxy or gateway may echo the request, headers included.
+        """
+        return redact(text, *self._secrets)
+
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
             # Created on first use, inside the running loop, as aiohttp wants.
             # Its default headers are ours: no per-request header merge on the hot path.
+            # trust_env stays off: with it aiohttp would also read ~/.netrc for Trakk's
+            # host and refuse to combine those credentials with our Authorization header
+            # (and look the environment up again, in a thread, for every request). The
+            # proxy is looked up once instead, by _env_proxy.
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout,
                 headers=self._headers,
@@ -75,46 +120,103 @@ class Transport:
             )
         return self._session
 
+    def _env_proxy(self, url: str) -> dict[str, Any]:
+        # Every URL of this transport shares the first one's origin (redirects elsewhere
+        # are refused), so one lookup serves them all.
+        if not self._trust_env or not self._owns_session:
+            return {}
+        try:
+            proxy, proxy_auth = get_env_proxy_for_url(URL(url, encoded=True))
+        except LookupError:  # no proxy for this URL, or NO_PROXY lists its host
+            return {}
+        if proxy_auth is not None and proxy_auth.password:
+            self._secrets = (*self._secrets, proxy_auth.password)
+        return {"proxy": proxy, "proxy_auth": proxy_auth}
+
     async def get(self, url: str, path: str, _redirects: int = 0) -> RawResponse:
         """GET ``url`` and read the whole body; ``path`` is only for error messages.
 
         A redirect to the same origin is followed (at most ``_MAX_REDIRECTS`` times); one
-        to another host raises instead of sending the token there.
+        to another host raises instead of sending the token there. Every failure is a
+        :class:`TrakkError`, raised with no exception chained to it.
         """
         session = self._session
         if session is None:
             session = self._get_session()
-        # A borrowed session gets our headers and timeout per request; ours has them.
-        request = (
-            session.get(_encoded_url(url), allow_redirects=False)
-            if self._owns_session
-            else session.get(
-                _encoded_url(url),
-                allow_redirects=False,
-                headers=self._headers,
-                timeout=self._timeout,
-            )
-        )
+        if self._proxy is None:
+            self._proxy = self._env_proxy(url)
+        failure: TrakkError
         try:
+            if self._owns_session:
+                request = session.get(_encoded_url(url), allow_redirects=False, **self._proxy)
+            else:
+                # A borrowed session gets our headers and timeout per request, and may
+                # neither raise for an error status (we read the envelope first) nor hand
+                # back compressed bytes.
+                request = session.get(
+                    _encoded_url(url),
+                    allow_redirects=False,
+                    headers=self._headers,
+                    timeout=self._timeout,
+                    raise_for_status=False,
+                    auto_decompress=True,
+                )
             async with request as resp:
-                body = await resp.read()
-        except TimeoutError as exc:
-            raise APITimeoutError(
-                f"GET {path} got no answer within {self._timeout.total:g}s"
-            ) from exc
+                status, headers = resp.status, resp.headers
+                body = await self._read(resp, path)
+        except TrakkError as error:
+            failure = error
+        except TimeoutError:
+            failure = APITimeoutError(f"GET {path} got no answer within {self._timeout.total:g}s")
         except aiohttp.ClientError as exc:
-            raise APIConnectionError(
-                f"GET {path} failed: {type(exc).__name__}: {_safe_reason(exc)}"
-            ) from exc
-        status = resp.status
-        if status not in _REDIRECTS:
-            return status, resp.headers, body
-        location = resp.headers.get("Location")
+            failure = APIConnectionError(f"GET {path} failed: {self._describe(exc)}")
+        except ValueError as exc:
+            # aiohttp refused to build the request: a borrowed session adding credentials
+            # of its own (auth=, or ~/.netrc with trust_env=True) to our Authorization.
+            failure = ConfigurationError(f"GET {path} could not be sent: {self._describe(exc)}")
+        except Exception as exc:  # the boundary: nothing else may escape
+            failure = APIConnectionError(f"GET {path} failed: {self._describe(exc)}")
+        else:
+            if status not in _REDIRECTS:
+                return status, headers, body
+            return await self._follow(url, path, status, headers, _redirects)
+        # Raised here, outside the except clauses, so that nothing is chained to it.
+        raise failure
+
+    async def _read(self, resp: aiohttp.ClientResponse, path: str) -> bytes:
+        """The body, or :class:`ResponseTooLargeError` as soon as it passes the limit."""
+        limit = self._max_bytes
+        declared = resp.headers.get("Content-Length", "")
+        length = int(declared) if declared.isascii() and declared.isdigit() else None
+        if length is not None and length > limit:
+            raise ResponseTooLargeError(limit, status=resp.status, path=path)
+        if length is not None and "Content-Encoding" not in resp.headers:
+            # aiohttp reads exactly Content-Length bytes: bounded already.
+            return await resp.read()
+        stream = resp.content
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await stream.readany():
+            size += len(chunk)
+            # Decompressed bytes (what we keep) and bytes on the wire (what we wait for).
+            if size > limit or stream.total_raw_bytes > limit:
+                raise ResponseTooLargeError(limit, status=resp.status, path=path)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _follow(
+        self, url: str, path: str, status: int, headers: Mapping[str, str], redirects: int
+    ) -> RawResponse:
+        location = headers.get("Location")
         if not location:
             raise InvalidResponseError(
                 "redirect without a Location header", status=status, path=path
             )
-        target = str(resp.url.join(URL(location)))
+        target = redirect_target(url, location)
+        if target is None:
+            raise InvalidResponseError(
+                "the redirect's Location header is not a valid URL", status=status, path=path
+            )
         if not same_origin(url, target):
             # Never send the token to another host: stop here instead.
             raise InvalidResponseError(
@@ -122,25 +224,17 @@ class Transport:
                 status=status,
                 path=path,
             )
-        if _redirects >= _MAX_REDIRECTS:
-            raise InvalidResponseError("too many redirects", path=path)
-        return await self.get(target, path, _redirects + 1)
+        if redirects >= _MAX_REDIRECTS:
+            raise InvalidResponseError("too many redirects", status=status, path=path)
+        return await self.get(target, path, redirects + 1)
 
-    def redact(self, body: bytes) -> bytes:
-        """``body`` with the token blanked out, before any of it is quoted in an exception.
-
-        A proxy or gateway that echoes the request (headers included) in its error page
-        would otherwise put the token into an exception message.
-        """
-        return body.replace(self._secret, b"[token]") if self._secret in body else body
+    def _describe(self, exc: BaseException) -> str:
+        # aiohttp's messages may quote what it received (a header line, a URL): redacted
+        # and clipped like any other text from outside.
+        return f"{type(exc).__name__}: {clip(str(exc), MESSAGE_CHARS, self.redact) or 'no details'}"
 
     async def aclose(self) -> None:
         """Close the session if this transport created it."""
         if self._owns_session and self._session is not None:
             await self._session.close()
         self._session = None
-
-
-def _safe_reason(exc: BaseException) -> str:
-    # aiohttp's messages name host and port at most; they never carry request headers.
-    return str(exc) or "no details"

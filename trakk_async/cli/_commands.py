@@ -19,6 +19,7 @@ from rich.table import Table
 
 from trakk_async._client.client import TrakkClient
 from trakk_async._core.errors import ConfigurationError, TrakkError
+from trakk_async._core.redact import redact
 from trakk_async._models.objects import KeywordContent, Me, ProjectSummary, Report, ReportContent
 from trakk_async._protocol.core import BASE_URL_ENV, TOKEN_ENV
 from trakk_async.export import ExportProgress, ExportSummary, export_projects
@@ -30,7 +31,7 @@ __all__ = ["cli", "main"]
 
 @attrs.frozen
 class _Settings:
-    token: str | None
+    token: str | None = attrs.field(repr=False)
     base_url: str | None
     verbose: bool
     windows: tuple[tuple[int, float], ...] = ()
@@ -42,8 +43,8 @@ def _console(stderr: bool = False) -> Console:
 
 
 def _fail(message: str, token: str | None = None) -> NoReturn:
-    if token:
-        message = message.replace(token, "***")
+    if token:  # the SDK's errors are clean already; an OSError's text is not ours
+        message = redact(message, token)
     click.echo(f"trakk: error: {message}", err=True)
     raise SystemExit(1)
 
