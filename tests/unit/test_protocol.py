@@ -275,3 +275,54 @@ class TestRetryPolicy:
 )
 def test_base_url_is_encoded_once_so_requests_can_skip_it(given: str, expected: str) -> None:
     assert p.normalize_base_url(given) == expected
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(value=json_values, indent=st.booleans(), data=st.data())
+def test_a_document_cut_anywhere_is_truncated_and_retried(
+    value: object, indent: bool, data: st.DataObject
+) -> None:
+    document = orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0)
+    body = document[: data.draw(st.integers(0, len(document) - 1))]
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        return  # "12" of "123": a prefix that is a document of its own
+    error = p.undecodable(200, body, "/me", keep)
+    assert error.truncated, error.detail
+    assert p.is_retryable(error)
+
+
+@given(
+    value=json_values,
+    junk=st.sampled_from([b"\xef\xbb\xbf", b"Warning: x in y.php\n", b"<html>", b"\xff", b"\x00"]),
+    data=st.data(),
+)
+def test_garbage_in_front_of_a_document_is_never_retried(
+    value: object, junk: bytes, data: st.DataObject
+) -> None:
+    document = junk + orjson.dumps(value)
+    body = document[: data.draw(st.integers(len(junk), len(document)))]
+    error = p.undecodable(200, body, "/me", keep)
+    assert not error.truncated, error.detail
+    assert not p.is_retryable(error)
+
+
+def test_id_bounds() -> None:
+    assert p.check_id(p.MAX_ID) == 2**63 - 1
+    with pytest.raises(ValueError, match="up to 2\\*\\*63-1, got a huge int"):
+        p.check_id(10**400)

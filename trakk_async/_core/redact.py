@@ -29,8 +29,15 @@ def redact(text: str, *secrets: str) -> str:
     are ignored.
     """
     for secret in secrets:
-        if secret:
-            text = _pattern(secret).sub(PLACEHOLDER, text)
+        if not secret:
+            continue
+        pattern = _pattern(secret)
+        text = pattern.sub(PLACEHOLDER, text)
+        # Rare: the placeholder spells (part of) the secret itself, as the secret "token"
+        # or "]ab" (in "[token]ab") would. Then deleting until nothing matches: each pass
+        # shortens the text, and what is left cannot spell the secret.
+        while pattern.search(text):
+            text = pattern.sub("", text)
     return text
 
 

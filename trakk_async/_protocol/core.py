@@ -140,13 +140,12 @@ def _first_unprintable(text: str, *, allow_space: bool) -> str | None:
         if char.isprintable() and (allow_space or not char.isspace()):
             continue
         kind = "whitespace" if char.isspace() else "a control or invisible character"
-        where = (
-            "at its start"
-            if index == 0
-            else "at its end"
-            if index == len(text) - 1
-            else f"at position {index}"
-        )
+        if not text[:index].strip():  # only whitespace before it
+            where = "at its start"
+        elif not text[index + 1 :].strip():  # only whitespace after it
+            where = "at its end"
+        else:
+            where = f"at position {index}"
         return f"{kind} (U+{ord(char):04X}) {where}"
     return None
 
