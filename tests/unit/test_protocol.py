@@ -326,3 +326,18 @@ def test_id_bounds() -> None:
     assert p.check_id(p.MAX_ID) == 2**63 - 1
     with pytest.raises(ValueError, match="up to 2\\*\\*63-1, got a huge int"):
         p.check_id(10**400)
+
+
+@pytest.mark.parametrize("spaces", [0, 100, 5000, 20000])
+@pytest.mark.parametrize("position", [50, 118, 1000, 3990, 4500])
+def test_an_excerpt_never_shows_part_of_a_secret(spaces: int, position: int) -> None:
+    secret = "tk_live_0123456789abcdefghij"
+    body = b" " * spaces + b"x" * position + secret.encode() + b"y" * 100_000
+
+    def redact(text: str) -> str:
+        return text.replace(secret, "[token]")
+
+    quoted = p.excerpt(body, redact)
+    assert "tk_live_0" not in quoted
+    assert len(quoted) <= p.EXCERPT_CHARS + 3
+    assert quoted.endswith("...")

@@ -43,8 +43,9 @@ BASE_URL_ENV: Final = "TRAKK_BASE_URL"
 EXCERPT_CHARS: Final = 120
 #: The longest error-envelope message (or other server text) kept in an exception.
 MESSAGE_CHARS: Final = 1000
-#: How much of a body is looked at to build an excerpt (the rest is never decoded).
-_EXCERPT_WINDOW: Final = 64 * 1024
+#: Characters read past a clip's end before redacting: more than any spelling of a token
+#: (escapes escaped again included) can reach, so none is left half-cut at the clip.
+_SPELLING_ROOM: Final = 4096
 #: The largest id the API can have: a signed 64-bit integer (MySQL BIGINT).
 MAX_ID: Final = 2**63 - 1
 #: The default of ``TrakkClient(max_response_bytes=...)``. The largest real answer is a
@@ -265,23 +266,27 @@ Redact = Callable[[str], str]
 
 def excerpt(body: bytes, redact: Redact) -> str:
     """The first characters of a body, on one line and redacted, for error messages."""
-    window = body[:_EXCERPT_WINDOW]
+    window = body[: (EXCERPT_CHARS + _SPELLING_ROOM) * 4]  # UTF-8: up to 4 bytes a character
     return clip(window.decode("utf-8", "replace"), EXCERPT_CHARS, redact, cut=window != body)
 
 
 def clip(text: str, limit: int, redact: Redact, *, cut: bool = False) -> str:
     """``text`` on one line, redacted, at most ``limit`` characters (then ``...``).
 
-    Redaction comes before the cut, so the cut cannot leave part of a secret behind. When
-    ``text`` is itself the start of something longer (``cut``), its last word is dropped:
-    a secret contains no whitespace, so an occurrence running past the end lies in it.
+    Only the start of ``text`` is looked at; it is redacted before the cut, with room to
+    spare past it, so the cut cannot leave part of a secret behind. ``cut`` says that
+    ``text`` is itself the start of something longer.
     """
-    words = text[: limit * 64].split()
-    if (cut or len(text) > limit * 64) and words and not text[-1:].isspace():
-        words.pop()
-    line = redact(" ".join(words))
-    more = cut or len(line) > limit or len(text) > limit * 64
-    return line[:limit] + ("..." if more else "")
+    window = text[: limit + _SPELLING_ROOM]
+    cut = cut or len(window) < len(text)
+    words = window.split()
+    line = " ".join(words)
+    if cut and len(line) < limit + _SPELLING_ROOM // 2 and not window[-1:].isspace():
+        # Whitespace shrank the room to spare: a spelling running past the end of the
+        # window could reach the cut. A token has no whitespace, so it lies in the last word.
+        line = " ".join(words[:-1])
+    line = redact(line)
+    return line[:limit] + ("..." if cut or len(line) > limit else "")
 
 
 def decode_json(status: int, body: bytes, path: str, redact: Redact) -> Any:
