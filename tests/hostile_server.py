@@ -25,8 +25,8 @@ class HostileServer:
         self._server: asyncio.Server | None = None
         self.heads: list[bytes] = []
         self._writers: set[asyncio.StreamWriter] = set()
-        #: Replies that ended because the client closed the connection on them.
-        self.cut_off = 0
+        #: Set once a reply ended because the client closed the connection on it.
+        self.hung_up = asyncio.Event()
 
     @property
     def port(self) -> int:
@@ -59,7 +59,7 @@ class HostileServer:
             self.heads.append(await reader.readuntil(b"\r\n\r\n"))
             await self._reply(writer)
         except (ConnectionError, asyncio.IncompleteReadError):
-            self.cut_off += 1
+            self.hung_up.set()
         finally:
             self._writers.discard(writer)
             writer.close()

@@ -194,6 +194,8 @@ def test_aiohttp_exceptions_are_named_not_chained(kind: str) -> None:
     scenario = {"token": token, "echo": token, "kind": "failure", "failure": kind}
     error, _ = asyncio.run(provoke(scenario))
     assert isinstance(error, TrakkError)
-    assert error.__cause__ is None and error.__context__ is None
+    assert error.__cause__ is None
+    assert error.__context__ is None
     assert not error.__suppress_context__  # nothing hidden: there is nothing
-    assert token not in repr(error) and token not in str(error)
+    assert token not in repr(error)
+    assert token not in str(error)

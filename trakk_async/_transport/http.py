@@ -18,6 +18,7 @@ payloads. At this boundary it:
 from __future__ import annotations
 
 import functools
+import zlib
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -84,6 +85,8 @@ class Transport:
         self._headers = {
             "Authorization": f"Bearer {token}",
             "Accept": "application/json",
+            # What _Inflate can undo (aiohttp would also offer br and zstd).
+            "Accept-Encoding": "gzip, deflate",
             "User-Agent": user_agent,
         }
         self._secrets: tuple[str, ...] = (token,)
@@ -116,6 +119,7 @@ class Transport:
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout,
                 headers=self._headers,
+                auto_decompress=False,  # _Inflate does it, counting (see _read)
                 connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
             )
         return self._session
@@ -150,16 +154,16 @@ class Transport:
             if self._owns_session:
                 request = session.get(_encoded_url(url), allow_redirects=False, **self._proxy)
             else:
-                # A borrowed session gets our headers and timeout per request, and may
-                # neither raise for an error status (we read the envelope first) nor hand
-                # back compressed bytes.
+                # A borrowed session gets our headers and timeout per request, may not
+                # raise for an error status (we read the envelope first) and leaves the
+                # decompression to _read, like ours.
                 request = session.get(
                     _encoded_url(url),
                     allow_redirects=False,
                     headers=self._headers,
                     timeout=self._timeout,
                     raise_for_status=False,
-                    auto_decompress=True,
+                    auto_decompress=False,
                 )
             async with request as resp:
                 status, headers = resp.status, resp.headers
@@ -184,22 +188,31 @@ class Transport:
         raise failure
 
     async def _read(self, resp: aiohttp.ClientResponse, path: str) -> bytes:
-        """The body, or :class:`ResponseTooLargeError` as soon as it passes the limit."""
+        """The body, or :class:`ResponseTooLargeError` as soon as it passes the limit.
+
+        Counted twice: the bytes on the wire (so a compressed stream that inflates to
+        nothing cannot go on for ever) and the bytes after decompression, which is done
+        here, at most the room left at a time, so a compression bomb never inflates more.
+        """
         limit = self._max_bytes
         declared = resp.headers.get("Content-Length", "")
         length = int(declared) if declared.isascii() and declared.isdigit() else None
         if length is not None and length > limit:
             raise ResponseTooLargeError(limit, status=resp.status, path=path)
-        if length is not None and "Content-Encoding" not in resp.headers:
-            # aiohttp reads exactly Content-Length bytes: bounded already.
-            return await resp.read()
-        stream = resp.content
+        encoding = resp.headers.get("Content-Encoding", "").strip().lower()
+        inflate = _Inflate.for_encoding(encoding, resp.status, path)
+        if inflate is None and length is not None:
+            return await resp.read()  # aiohttp reads exactly Content-Length bytes
         chunks: list[bytes] = []
-        size = 0
-        while chunk := await stream.readany():
+        wire = size = 0
+        while chunk := await resp.content.readany():
+            wire += len(chunk)
+            if wire > limit:
+                raise ResponseTooLargeError(limit, status=resp.status, path=path)
+            if inflate is not None:
+                chunk = inflate.feed(chunk, room=limit - size)
             size += len(chunk)
-            # Decompressed bytes (what we keep) and bytes on the wire (what we wait for).
-            if size > limit or stream.total_raw_bytes > limit:
+            if size > limit:
                 raise ResponseTooLargeError(limit, status=resp.status, path=path)
             chunks.append(chunk)
         return b"".join(chunks)
@@ -238,3 +251,59 @@ class Transport:
         if self._owns_session and self._session is not None:
             await self._session.close()
         self._session = None
+
+
+class _Inflate:
+    """Inflates a gzip or deflate body chunk by chunk, never more than the room left.
+
+    aiohttp's own decompression is off (``auto_decompress=False``): it gives no way to
+    count the compressed bytes of a stream that inflates to nothing, nor to stop a member
+    of a compression bomb before it inflates a whole buffer.
+    """
+
+    __slots__ = ("_deflate", "_gzip", "_path", "_status", "_zlib")
+
+    def __init__(self, encoding: str, status: int, path: str) -> None:
+        self._gzip = encoding in ("gzip", "x-gzip")
+        self._deflate = not self._gzip  # until the first byte says zlib-wrapped or raw
+        self._status, self._path = status, path
+        self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS if self._gzip else zlib.MAX_WBITS)
+
+    @classmethod
+    def for_encoding(cls, encoding: str, status: int, path: str) -> _Inflate | None:
+        """The inflater for a ``Content-Encoding`` (None: not encoded); raises if unknown."""
+        if encoding in ("", "identity"):
+            return None
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            return cls(encoding, status, path)
+        raise InvalidResponseError(
+            f"unsupported Content-Encoding {encoding[:40]!r} (asked for gzip or deflate)",
+            status=status,
+            path=path,
+        )
+
+    def feed(self, data: bytes, *, room: int) -> bytes:
+        """Inflate ``data``: at most ``room + 1`` bytes (more than ``room``: too large)."""
+        if self._deflate and data:
+            self._deflate = False
+            if data[0] & 0x0F != 8:  # no zlib header: raw deflate, as some servers send
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+        out: list[bytes] = []
+        # Bytes after the end of a deflate stream are ignored, as aiohttp does; after the
+        # end of a gzip member another member may follow.
+        while data and room >= 0 and not (self._zlib.eof and not self._gzip):
+            if self._zlib.eof:
+                self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            try:
+                piece = self._zlib.decompress(data, room + 1)
+            except zlib.error:
+                break  # to the raise below
+            out.append(piece)
+            room -= len(piece)
+            data = self._zlib.unused_data if self._zlib.eof else self._zlib.unconsumed_tail
+        else:
+            return b"".join(out)
+        # Raised here, outside the except: the zlib.error is not chained.
+        raise InvalidResponseError(
+            "the body's compressed data is corrupt", status=self._status, path=self._path
+        )
