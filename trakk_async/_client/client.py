@@ -106,10 +106,11 @@ class TrakkClient:
             again after decompression (64 MiB by default: twice a content report of 1,000
             keywords); a larger one raises :class:`ResponseTooLargeError` (not retried)
             without being read further.
-        trust_env: take a proxy from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY``
-            unless ``NO_PROXY`` lists the host (the proxy's credentials from its URL or
-            ``~/.netrc``). ``False`` always connects directly. A borrowed ``session``
-            keeps its own setting.
+        trust_env: take a proxy from ``HTTPS_PROXY`` / ``HTTP_PROXY`` (or lowercase)
+            unless ``NO_PROXY`` lists the host, with the proxy's credentials from its URL
+            or ``~/.netrc`` (never credentials for Trakk: the token is the only one sent
+            there). ``False`` always connects directly. A borrowed ``session`` keeps its
+            own setting.
     """
 
     __slots__ = (

@@ -58,14 +58,15 @@ class Transport:
 
     A session passed in is borrowed and never closed here (its own proxy settings apply);
     one created here is closed by :meth:`aclose`. The token lives only in
-    ``self._headers`` (and ``self._secrets``, to redact it), which no repr shows.
+    ``self._headers`` and ``self._options`` (and ``self._secrets``, to redact it), which
+    no repr shows.
     """
 
     __slots__ = (
         "_headers",
         "_max_bytes",
+        "_options",
         "_owns_session",
-        "_proxy",
         "_secrets",
         "_session",
         "_timeout",
@@ -93,7 +94,9 @@ class Transport:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._max_bytes = max_response_bytes
         self._trust_env = trust_env
-        self._proxy: dict[str, Any] | None = None  # looked up on the first request
+        #: Per request on our own session: the Authorization header, and a proxy from
+        #: the environment. Settled on the first request (see _request_options).
+        self._options: dict[str, Any] | None = None
         self._session = session
         self._owns_session = session is None
 
@@ -110,32 +113,47 @@ class Transport:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            # Created on first use, inside the running loop, as aiohttp wants.
-            # Its default headers are ours: no per-request header merge on the hot path.
+            # Created on first use, inside the running loop, as aiohttp wants. Its default
+            # headers are ours, all but Authorization: aiohttp copies a session's default
+            # headers into a proxy's, and would send the token to the proxy as its
+            # Proxy-Authorization (in clear, in the CONNECT of an https request).
             # trust_env stays off: with it aiohttp would also read ~/.netrc for Trakk's
             # host and refuse to combine those credentials with our Authorization header
-            # (and look the environment up again, in a thread, for every request). The
-            # proxy is looked up once instead, by _env_proxy.
+            # (and look the environment up again, in a thread, for every request); the
+            # proxy is looked up once instead, by _request_options.
+            defaults = {k: v for k, v in self._headers.items() if k != "Authorization"}
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout,
-                headers=self._headers,
+                headers=defaults,
                 auto_decompress=False,  # _Inflate does it, counting (see _read)
                 connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
             )
         return self._session
 
-    def _env_proxy(self, url: str) -> dict[str, Any]:
-        # Every URL of this transport shares the first one's origin (redirects elsewhere
-        # are refused), so one lookup serves them all.
-        if not self._trust_env or not self._owns_session:
-            return {}
+    def _request_options(self, url: str) -> dict[str, Any]:
+        """What each request on our session adds: the token, and the environment's proxy.
+
+        Every URL of this transport shares the first one's origin (redirects elsewhere are
+        refused), so one proxy lookup serves them all.
+        """
+        headers = {"Authorization": self._headers["Authorization"]}
+        options: dict[str, Any] = {"headers": headers}
+        if not self._trust_env:
+            return options
         try:
             proxy, proxy_auth = get_env_proxy_for_url(URL(url, encoded=True))
         except LookupError:  # no proxy for this URL, or NO_PROXY lists its host
-            return {}
-        if proxy_auth is not None and proxy_auth.password:
-            self._secrets = (*self._secrets, proxy_auth.password)
-        return {"proxy": proxy, "proxy_auth": proxy_auth}
+            return options
+        options["proxy"] = proxy
+        if proxy_auth is not None:
+            if proxy_auth.password:
+                self._secrets = (*self._secrets, proxy_auth.password)
+            credentials = {"Proxy-Authorization": proxy_auth.encode()}
+            if url.startswith("https:"):  # in the CONNECT only, never through the tunnel
+                options["proxy_headers"] = credentials
+            else:  # plain http (loopback only) goes to the proxy as is
+                headers.update(credentials)
+        return options
 
     async def get(self, url: str, path: str, _redirects: int = 0) -> RawResponse:
         """GET ``url`` and read the whole body; ``path`` is only for error messages.
@@ -147,12 +165,13 @@ class Transport:
         session = self._session
         if session is None:
             session = self._get_session()
-        if self._proxy is None:
-            self._proxy = self._env_proxy(url)
         failure: TrakkError
         try:
             if self._owns_session:
-                request = session.get(_encoded_url(url), allow_redirects=False, **self._proxy)
+                options = self._options
+                if options is None:
+                    options = self._options = self._request_options(url)
+                request = session.get(_encoded_url(url), allow_redirects=False, **options)
             else:
                 # A borrowed session gets our headers and timeout per request, may not
                 # raise for an error status (we read the envelope first) and leaves the

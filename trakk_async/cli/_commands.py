@@ -35,6 +35,7 @@ class _Settings:
     base_url: str | None
     verbose: bool
     windows: tuple[tuple[int, float], ...] = ()
+    env_proxy: bool = True
 
 
 def _console(stderr: bool = False) -> Console:
@@ -58,6 +59,7 @@ def _run(
     async def body() -> int | None:
         if settings.windows:
             client.setdefault("rate_limiter", TokenBucketLimiter(windows=settings.windows))
+        client.setdefault("trust_env", settings.env_proxy)
         async with TrakkClient(settings.token, base_url=settings.base_url, **client) as c:
             return await work(c)
 
@@ -317,6 +319,13 @@ def summary_line(summary: ExportSummary) -> str:
     callback=lambda _ctx, _param, values: tuple(_window(v) for v in values),
     help="The token's limits if not Trakk's default 60/60 and 1000/3600 (repeatable).",
 )
+@click.option(
+    "--no-env-proxy",
+    is_flag=True,
+    envvar="TRAKK_NO_ENV_PROXY",
+    show_envvar=True,
+    help="Connect directly, ignoring HTTP(S)_PROXY (which are honoured by default).",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Log every request to stderr.")
 @click.version_option(package_name="trakk-async", prog_name="trakk")
 @click.pass_context
@@ -325,11 +334,16 @@ def cli(
     token: str | None,
     base_url: str | None,
     windows: tuple[tuple[int, float], ...],
+    no_env_proxy: bool,
     verbose: bool,
 ) -> None:
     """Work with the Trakk Agency API from a shell. Try `trakk demo` first."""
     ctx.obj = _Settings(
-        token=token or None, base_url=base_url or None, verbose=verbose, windows=windows
+        token=token or None,
+        base_url=base_url or None,
+        verbose=verbose,
+        windows=windows,
+        env_proxy=not no_env_proxy,
     )
     if verbose:
         _log_to_stderr(ctx)

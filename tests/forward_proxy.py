@@ -1,0 +1,106 @@
+"""A small HTTP forward proxy on 127.0.0.1, for testing proxies from the environment.
+
+It takes absolute-form requests (``GET http://127.0.0.1:8000/api/v1/me HTTP/1.1``), as a
+client sends them to an ``http://`` proxy, records each one, and forwards it to its
+target on loopback (refusing any other host: tests never leave this machine). With
+``credentials`` it answers 407 to a request without the right ``Proxy-Authorization``.
+One request per connection; the answer is streamed back and the connection closed. A
+``CONNECT`` (how an https request starts through a proxy) is recorded in ``connects`` and
+refused with 502: there is no TLS server to tunnel to, and its headers are what matter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from types import TracebackType
+from typing import Self
+
+from yarl import URL
+
+_LOOPBACK = ("127.", "localhost", "[::1]", "::1")
+
+
+class ForwardProxy:
+    """Forwards requests to loopback targets; ``requests`` holds (target URL, headers)."""
+
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+        self._credentials = credentials
+        self._server: asyncio.Server | None = None
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.connects: list[tuple[str, dict[str, str]]] = []
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        port = self._server.sockets[0].getsockname()[1]
+        if self._credentials is None:
+            return f"http://127.0.0.1:{port}"
+        user, password = self._credentials
+        return f"http://{user}:{password}@127.0.0.1:{port}"
+
+    async def __aenter__(self) -> Self:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            await self._forward(head, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def _forward(self, head: bytes, writer: asyncio.StreamWriter) -> None:
+        request_line, *lines = head.decode("latin-1").split("\r\n")
+        method, target, version = request_line.split(" ")
+        headers = dict(line.split(": ", 1) for line in lines if line)
+        if method == "CONNECT":
+            self.connects.append((target, headers))
+            writer.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+            return
+        self.requests.append((target, headers))
+        url = URL(target)
+        if not self._authorized(headers):
+            writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n")
+            writer.write(b'Proxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n')
+            return
+        if not url.is_absolute() or not str(url.host).startswith(_LOOPBACK):
+            writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+            return
+        upstream_reader, upstream_writer = await asyncio.open_connection(url.host, url.port)
+        forwarded = {
+            k: v
+            for k, v in headers.items()
+            if k.lower() not in ("proxy-authorization", "connection")
+        }
+        forwarded["Connection"] = "close"
+        lines = [f"{method} {url.raw_path_qs} {version}"]
+        lines += [f"{name}: {value}" for name, value in forwarded.items()]
+        upstream_writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        await upstream_writer.drain()
+        while data := await upstream_reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        upstream_writer.close()
+
+    def _authorized(self, headers: dict[str, str]) -> bool:
+        if self._credentials is None:
+            return True
+        expected = base64.b64encode(":".join(self._credentials).encode()).decode()
+        given = {k.lower(): v for k, v in headers.items()}.get("proxy-authorization")
+        return given == f"Basic {expected}"
