@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from tests.hostile_server import HostileServer, Reply, endless, fixed
-from tests.leaks import leaked_from
+from tests.leaks import capture_all_logs, leaked_from
 from tests.samples import load
 from tests.unit.support import OpenLimiter, Sleeps
 from trakk_async import (
@@ -108,7 +108,9 @@ async def test_a_malformed_response_is_a_typed_error_holding_no_token(
     # aiohttp raises ClientResponseError for most of these, whose request_info holds our
     # headers (the token among them).
     server = await serve(fixed(raw))
-    error = await fail_with(server, lambda c: c.me(), max_retries=0)
+    with capture_all_logs() as logs:  # aiohttp's loggers included, at DEBUG
+        error = await fail_with(server, lambda c: c.me(), max_retries=1)
+    assert [text for text in logs.texts if TOKEN in text] == []
     assert isinstance(error, APIConnectionError | InvalidResponseError)
     assert error.__cause__ is None
     assert error.__context__ is None
