@@ -155,23 +155,33 @@ class Transport:
                 headers.update(credentials)
         return options
 
-    async def get(self, url: str, path: str, _redirects: int = 0) -> RawResponse:
+    async def get(
+        self, url: str, path: str, timeout: float | None = None, _redirects: int = 0
+    ) -> RawResponse:
         """GET ``url`` and read the whole body; ``path`` is only for error messages.
 
-        A redirect to the same origin is followed (at most ``_MAX_REDIRECTS`` times); one
-        to another host raises instead of sending the token there. Every failure is a
+        ``timeout`` (seconds) replaces the transport's own for this request. A redirect to
+        the same origin is followed (at most ``_MAX_REDIRECTS`` times); one to another host
+        raises instead of sending the token there. Every failure is a
         :class:`TrakkError`, raised with no exception chained to it.
         """
         session = self._session
         if session is None:
             session = self._get_session()
+        limit = self._timeout if timeout is None else aiohttp.ClientTimeout(total=timeout)
         failure: TrakkError
         try:
             if self._owns_session:
                 options = self._options
                 if options is None:
                     options = self._options = self._request_options(url)
-                request = session.get(_encoded_url(url), allow_redirects=False, **options)
+                request = (
+                    session.get(_encoded_url(url), allow_redirects=False, **options)
+                    if timeout is None
+                    else session.get(
+                        _encoded_url(url), allow_redirects=False, timeout=limit, **options
+                    )
+                )
             else:
                 # A borrowed session gets our headers and timeout per request, may not
                 # raise for an error status (we read the envelope first) and leaves the
@@ -180,7 +190,7 @@ class Transport:
                     _encoded_url(url),
                     allow_redirects=False,
                     headers=self._headers,
-                    timeout=self._timeout,
+                    timeout=limit,
                     raise_for_status=False,
                     auto_decompress=False,
                 )
@@ -190,7 +200,7 @@ class Transport:
         except TrakkError as error:
             failure = error
         except TimeoutError:
-            failure = APITimeoutError(f"GET {path} got no answer within {self._timeout.total:g}s")
+            failure = APITimeoutError(f"GET {path} got no answer within {limit.total:g}s")
         except aiohttp.ClientError as exc:
             failure = APIConnectionError(f"GET {path} failed: {self._describe(exc)}")
         except ValueError as exc:
@@ -202,7 +212,7 @@ class Transport:
         else:
             if status not in _REDIRECTS:
                 return status, headers, body
-            return await self._follow(url, path, status, headers, _redirects)
+            return await self._follow(url, path, status, headers, timeout, _redirects)
         # Raised here, outside the except clauses, so that nothing is chained to it.
         raise failure
 
@@ -237,7 +247,13 @@ class Transport:
         return b"".join(chunks)
 
     async def _follow(
-        self, url: str, path: str, status: int, headers: Mapping[str, str], redirects: int
+        self,
+        url: str,
+        path: str,
+        status: int,
+        headers: Mapping[str, str],
+        timeout: float | None,
+        redirects: int,
     ) -> RawResponse:
         location = headers.get("Location")
         if not location:
@@ -258,7 +274,7 @@ class Transport:
             )
         if redirects >= _MAX_REDIRECTS:
             raise InvalidResponseError("too many redirects", status=status, path=path)
-        return await self.get(target, path, redirects + 1)
+        return await self.get(target, path, timeout, redirects + 1)
 
     def _describe(self, exc: BaseException) -> str:
         # aiohttp's messages may quote what it received (a header line, a URL): redacted
