@@ -208,7 +208,7 @@ def _base_url_problem(url: str) -> str | None:
         return f"has an invalid host {host!r}"
     if parts.scheme == "http" and not is_loopback(host):
         return (
-            f"is plain http:// for non-loopback host {host!r}, refused: "
+            f"{url!r}: refusing plain http:// for non-loopback host {host!r}: "
             "the token would travel unencrypted; use https://"
         )
     return None
