@@ -13,59 +13,31 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-from types import TracebackType
-from typing import Self
 
 from yarl import URL
+
+from tests.hostile_server import RawServer
 
 _LOOPBACK = ("127.", "localhost", "[::1]", "::1")
 
 
-class ForwardProxy:
+class ForwardProxy(RawServer):
     """Forwards requests to loopback targets; ``requests`` holds (target URL, headers)."""
 
     def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+        super().__init__()
         self._credentials = credentials
-        self._server: asyncio.Server | None = None
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.connects: list[tuple[str, dict[str, str]]] = []
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        port = self._server.sockets[0].getsockname()[1]
         if self._credentials is None:
-            return f"http://127.0.0.1:{port}"
+            return f"http://127.0.0.1:{self.port}"
         user, password = self._credentials
-        return f"http://{user}:{password}@127.0.0.1:{port}"
+        return f"http://{user}:{password}@127.0.0.1:{self.port}"
 
-    async def __aenter__(self) -> Self:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            await self._forward(head, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-
-    async def _forward(self, head: bytes, writer: asyncio.StreamWriter) -> None:
+    async def handle(self, head: bytes, writer: asyncio.StreamWriter) -> None:
         request_line, *lines = head.decode("latin-1").split("\r\n")
         method, target, version = request_line.split(" ")
         headers = dict(line.split(": ", 1) for line in lines if line)

@@ -16,16 +16,17 @@ from typing import Self
 Reply = Callable[[asyncio.StreamWriter], Awaitable[None]]
 
 
-class HostileServer:
-    """Serves ``reply`` to every request; ``heads`` holds each request head received."""
+class RawServer:
+    """An asyncio server on 127.0.0.1: one request head per connection, to :meth:`handle`.
 
-    def __init__(self, reply: Reply, host: str = "127.0.0.1") -> None:
-        self._reply = reply
+    The connection is closed when ``handle`` returns; ``hung_up`` is set once the client
+    closed one first. Used as ``async with``.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self._host = host
         self._server: asyncio.Server | None = None
-        self.heads: list[bytes] = []
         self._writers: set[asyncio.StreamWriter] = set()
-        #: Set once a reply ended because the client closed the connection on it.
         self.hung_up = asyncio.Event()
 
     @property
@@ -33,9 +34,9 @@ class HostileServer:
         assert self._server is not None
         return int(self._server.sockets[0].getsockname()[1])
 
-    @property
-    def base_url(self) -> str:
-        return f"http://{self._host}:{self.port}/api/v1"
+    async def handle(self, head: bytes, writer: asyncio.StreamWriter) -> None:
+        """Answer the request whose head (up to the blank line) is ``head``."""
+        raise NotImplementedError
 
     async def __aenter__(self) -> Self:
         self._server = await asyncio.start_server(self._serve, self._host, 0)
@@ -49,15 +50,14 @@ class HostileServer:
     ) -> None:
         assert self._server is not None
         self._server.close()
-        for writer in self._writers:  # replies still running (Server.close leaves them)
+        for writer in self._writers:  # answers still running (Server.close leaves them)
             writer.close()
         await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         try:
-            self.heads.append(await reader.readuntil(b"\r\n\r\n"))
-            await self._reply(writer)
+            await self.handle(await reader.readuntil(b"\r\n\r\n"), writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             self.hung_up.set()
         finally:
@@ -65,6 +65,23 @@ class HostileServer:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+
+
+class HostileServer(RawServer):
+    """Serves ``reply`` to every request; ``heads`` holds each request head received."""
+
+    def __init__(self, reply: Reply, host: str = "127.0.0.1") -> None:
+        super().__init__(host)
+        self._reply = reply
+        self.heads: list[bytes] = []
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._host}:{self.port}/api/v1"
+
+    async def handle(self, head: bytes, writer: asyncio.StreamWriter) -> None:
+        self.heads.append(head)
+        await self._reply(writer)
 
 
 def fixed(raw: bytes) -> Reply:
