@@ -39,6 +39,8 @@ from trakk_async._protocol.core import MESSAGE_CHARS, clip, redirect_target, sam
 
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS: Final = 5
+#: The most one step of inflating produces: past the body kept, memory grows by no more.
+_INFLATE_PIECE: Final = 256 * 1024
 
 
 #: What came back: the status, the headers (case-insensitive) and the whole body. A plain
@@ -238,12 +240,11 @@ class Transport:
             wire += len(chunk)
             if wire > limit:
                 raise ResponseTooLargeError(limit, status=resp.status, path=path)
-            if inflate is not None:
-                chunk = inflate.feed(chunk, room=limit - size)
-            size += len(chunk)
+            pieces = [chunk] if inflate is None else inflate.feed(chunk, room=limit - size)
+            size += sum(map(len, pieces))
             if size > limit:
                 raise ResponseTooLargeError(limit, status=resp.status, path=path)
-            chunks.append(chunk)
+            chunks += pieces
         return b"".join(chunks)
 
     async def _follow(
@@ -317,8 +318,11 @@ class _Inflate:
             path=path,
         )
 
-    def feed(self, data: bytes, *, room: int) -> bytes:
-        """Inflate ``data``: at most ``room + 1`` bytes (more than ``room``: too large)."""
+    def feed(self, data: bytes, *, room: int) -> list[bytes]:
+        """Inflate ``data`` into pieces: ``room + 1`` bytes at most (more: too large).
+
+        Pieces, not one joined bytes: joining would hold everything twice at once.
+        """
         if self._deflate and data:
             self._deflate = False
             if data[0] & 0x0F != 8:  # no zlib header: raw deflate, as some servers send
@@ -330,14 +334,14 @@ class _Inflate:
             if self._zlib.eof:
                 self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
             try:
-                piece = self._zlib.decompress(data, room + 1)
+                piece = self._zlib.decompress(data, min(room + 1, _INFLATE_PIECE))
             except zlib.error:
                 break  # to the raise below
             out.append(piece)
             room -= len(piece)
             data = self._zlib.unused_data if self._zlib.eof else self._zlib.unconsumed_tail
         else:
-            return b"".join(out)
+            return out
         # Raised here, outside the except: the zlib.error is not chained.
         raise InvalidResponseError(
             "the body's compressed data is corrupt", status=self._status, path=self._path
