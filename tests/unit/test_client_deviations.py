@@ -164,7 +164,7 @@ async def test_an_unforeseen_failure_while_reading_is_still_a_trakk_error(
             await client.me()
     assert isinstance(info.value, TrakkError)
     assert info.value.__cause__ is None
-    assert info.value.__suppress_context__
+    assert info.value.__context__ is None  # nothing chained, whatever it held
 
 
 async def test_the_excerpt_quotes_the_bytes_received_without_the_token(
