@@ -164,8 +164,60 @@ CONTENT = {
     "keywords": [KEYWORD_CONTENT],
 }
 ERROR = {"error": {"code": str, "message": str}}
-PAGE_META = {"current_page": int, "per_page": int, "total": int, "last_page": int}
+
+META = {"meta_title": str, "meta_description": str}
+#: scheme -> (variants of an array scheme or None, one content item, html) per the reference.
+SCHEME_SHAPES: dict[str, tuple[int | None, Any, Any]] = {
+    "metadata": (3, META, [META]),
+    "h1_headlines": (3, {"h1": str}, [{"h1": str}]),
+    "h2_text_blocks": (3, {"h2": str, "text": str}, [{"h2_and_text": str}]),
+    "h3_text_blocks": (3, {"h3": str, "text": str}, [{"h3_and_text": str}]),
+    "h4_text_blocks": (6, {"h4": str, "text": str}, [{"h4_and_text": str}]),
+    "qa_block": (4, {"question": str, "answer": str}, {"qa": str}),
+    "link_blocks": (
+        2,
+        {"h2": str, "text": str, "links": [{"anchor_text": str, "url": URL}]},
+        [{"h2_and_text": str}],
+    ),
+    "single_text_block": (None, {"text": str}, {"text": str}),
+    "h2_summary_block": (None, {"h2": str, "texts": [str]}, {"texts": [str]}),
+    "subnavigation": (None, {"links": [{"keyword": str, "url": URL}]}, {"subnavigation": str}),
+    "bullet_points": (
+        None,
+        {"h2": str, "text": str, "bullet_points": [str]},
+        {"bullet_points": str},
+    ),
+    "numbered_points": (
+        None,
+        {"h2": str, "text": str, "numbered_points": [str]},
+        {"numbered_points": str},
+    ),
+    "image_alt_text": (None, {"search_terms": [str], "alt_texts": [str]}, {"alt_texts": [str]}),
+}  # fmt: skip
+#: Laravel's paginator ``meta``: the notes' four fields, and what Laravel always adds.
+PAGE_META = {
+    "current_page": Never(int),
+    "per_page": Never(int),
+    "total": Never(int),
+    "last_page": Never(int),
+    "from": Opt(int),
+    "to": Opt(int),
+    "path": URL,
+    "links": [{"url": Opt(URL), "label": str, "active": bool}],
+}
 PAGE_LINKS = {"first": URL, "last": URL, "prev": Opt(URL), "next": Opt(URL)}
+#: What the realistic profile adds to the happy path ("empty list" happens in both).
+VARIATION_KINDS = frozenset(
+    {
+        "null",
+        "empty string",
+        "integral float",
+        "extra field",
+        "undocumented enum value",
+        "[] for an object",
+    }
+)
+DOCUMENTED_SCHEMES = frozenset(SCHEME_SHAPES)
 
 
 @attrs.define
@@ -178,6 +230,10 @@ class Seen:
     def add(self, kind: str, path: str) -> None:
         self.counts[kind] += 1
         self.paths.append(f"{kind} {path}")
+
+    def variations(self) -> int:
+        """How many departures from the happy path were seen so far."""
+        return sum(n for kind, n in self.counts.items() if kind in VARIATION_KINDS)
 
 
 _INDEX = re.compile(r"\[\d+\]")

@@ -9,55 +9,18 @@ import json
 import time
 from collections.abc import AsyncIterator
 from datetime import date
-from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.testing import _schema as s
+from tests.testing._client import Api
 from trakk_async.testing import FakeTrakk
 
 pytestmark = pytest.mark.integration
 
 TODAY = date(2026, 11, 25)
 GENEROUS = [(100_000, 60.0)]
-
-
-class Response:
-    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.status, self.headers, self.body = status, headers, body
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Api:
-    """A tiny client: GET a path with a token and return status, headers and body."""
-
-    def __init__(self, fake: FakeTrakk, session: aiohttp.ClientSession) -> None:
-        self.fake, self.session = fake, session
-
-    async def get(
-        self, path: str, /, token: str | None = None, method: str = "GET", **params: Any
-    ) -> Response:
-        headers = {"Authorization": f"Bearer {token or self.fake.token}"}
-        url = path if path.startswith("http") else self.fake.base_url + path
-        async with self.session.request(method, url, headers=headers, params=params) as resp:
-            return Response(resp.status, dict(resp.headers), await resp.read())
-
-    async def ok(self, path: str, token: str | None = None, /, **params: Any) -> Any:
-        resp = await self.get(path, token, **params)
-        assert resp.status == 200, (path, resp.status, resp.body[:300])
-        return resp.json
-
-    async def error(self, expected: int, code: str, path: str, /, **kw: Any) -> Response:
-        resp = await self.get(path, **kw)
-        assert resp.status == expected, (path, resp.status, resp.body[:300])
-        s.check(resp.json, s.ERROR)
-        assert resp.json["error"]["code"] == code
-        assert resp.headers["Content-Type"].startswith("application/json")
-        return resp
 
 
 @pytest.fixture
@@ -108,36 +71,6 @@ async def test_cache_refreshed_at_exactly_on_cached_endpoints(api: Api, world: F
         assert "cache_refreshed_at" not in await api.ok(path)
 
 
-META = {"meta_title": str, "meta_description": str}
-SCHEME_SHAPES: dict[str, tuple[int | None, Any, Any]] = {
-    "metadata": (3, META, [META]),
-    "h1_headlines": (3, {"h1": str}, [{"h1": str}]),
-    "h2_text_blocks": (3, {"h2": str, "text": str}, [{"h2_and_text": str}]),
-    "h3_text_blocks": (3, {"h3": str, "text": str}, [{"h3_and_text": str}]),
-    "h4_text_blocks": (6, {"h4": str, "text": str}, [{"h4_and_text": str}]),
-    "qa_block": (4, {"question": str, "answer": str}, {"qa": str}),
-    "link_blocks": (
-        2,
-        {"h2": str, "text": str, "links": [{"anchor_text": str, "url": s.URL}]},
-        [{"h2_and_text": str}],
-    ),
-    "single_text_block": (None, {"text": str}, {"text": str}),
-    "h2_summary_block": (None, {"h2": str, "texts": [str]}, {"texts": [str]}),
-    "subnavigation": (None, {"links": [{"keyword": str, "url": s.URL}]}, {"subnavigation": str}),
-    "bullet_points": (
-        None,
-        {"h2": str, "text": str, "bullet_points": [str]},
-        {"bullet_points": str},
-    ),
-    "numbered_points": (
-        None,
-        {"h2": str, "text": str, "numbered_points": [str]},
-        {"numbered_points": str},
-    ),
-    "image_alt_text": (None, {"search_terms": [str], "alt_texts": [str]}, {"alt_texts": [str]}),
-}  # fmt: skip
-
-
 async def test_content_of_every_scheme_has_the_reference_shape(api: Api, world: FakeTrakk) -> None:
     pid = world.add_project(keyword_count=12)
     for _ in range(26):
@@ -148,7 +81,7 @@ async def test_content_of_every_scheme_has_the_reference_shape(api: Api, world: 
         content = (await api.ok(f"/projects/{pid}/reports/{number}/content"))["data"]
         scheme = content["content_scheme"]
         schemes_seen.add(scheme)
-        variants, content_spec, html_spec = SCHEME_SHAPES[scheme]
+        variants, content_spec, html_spec = s.SCHEME_SHAPES[scheme]
         content_fields = content_spec if isinstance(content_spec, dict) else content_spec[0]
         assert content["content_scheme_fields"] == list(content_fields)
         with_content = [k for k in content["keywords"] if k["has_content"]]
@@ -173,7 +106,7 @@ async def test_content_of_every_scheme_has_the_reference_shape(api: Api, world: 
                 assert len(kw["content"]["search_terms"]) == 2
                 assert len(kw["content"]["alt_texts"]) == len(kw["html"]["alt_texts"]) == 4
                 assert all(h.startswith("<img") for h in kw["html"]["alt_texts"])
-    assert schemes_seen == set(SCHEME_SHAPES)
+    assert schemes_seen == set(s.SCHEME_SHAPES)
     names = (await api.ok(f"/projects/{pid}/reports"))["data"]
     assert next(r for r in names if r["report_number"] == 14)["report_name"] == "H3 + Text 3"
 

@@ -405,6 +405,12 @@ class FakeTrakk:
         is created). Returns the changes. ``advance_every`` runs it by itself."""
         return self._state.tick(steps)
 
+    def catch_up(self) -> list[ReportChange]:
+        """Run the pipeline ticks ``advance_every`` owes by now (per ``clock``); returns the
+        changes. Each request does this first by itself; call it to see the changes when
+        no request comes (``trakk-fake --advance`` prints them)."""
+        return self._state.catch_up()
+
     def report_changes(self) -> list[ReportChange]:
         """Every report created or moved since the fake was built (by controls or the
         pipeline), oldest first."""

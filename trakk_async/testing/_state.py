@@ -149,12 +149,16 @@ class State:
         self.invalidate({change.project_id for change in changes})
         return changes
 
-    def catch_up(self) -> None:
-        """Run the ticks ``advance_every`` owes since the fake was built (on each request,
-        so a fake driven by an injected clock needs no background task)."""
+    def catch_up(self) -> list[ReportChange]:
+        """Run the ticks ``advance_every`` owes since the fake was built; returns the changes.
+
+        Every request calls this first, so a fake driven by an injected clock needs no
+        background task: what a client sees depends only on the clock.
+        """
         if self.advance_every is None:
-            return
+            return []
         due = int((self.clock() - self._advance_origin) // self.advance_every)
-        if due > self._auto_ticks:
-            steps, self._auto_ticks = due - self._auto_ticks, due
-            self.tick(steps)
+        if due <= self._auto_ticks:
+            return []
+        steps, self._auto_ticks = due - self._auto_ticks, due
+        return self.tick(steps)
