@@ -432,7 +432,7 @@ class FakeTrakk:
     def remove_project(self, project_id: int) -> None:
         """Delete a project: it 404s from now on."""
         self._project(project_id)
-        del self.world.projects[project_id]
+        self.world.remove_project(project_id)
         self._state.invalidate([project_id])
 
     # -- faults and counters ------------------------------------------------------------

@@ -275,24 +275,14 @@ class Api:
         return json_response({"data": [self.payloads.country(c) for c in self.world.countries]})
 
     async def _country(self, request: web.Request) -> web.Response:
-        only_params(request, ())
-        wanted = int(request.match_info["country"])
-        for pair in self.world.countries:
-            if pair[0] == wanted:
-                return json_response({"data": self.payloads.country(pair)})
-        raise ApiError(404, "not_found", "Country not found.")
+        return _one(request, "country", self.world.countries, self.payloads.country)
 
     async def _languages(self, request: web.Request) -> web.Response:
         only_params(request, ())
         return json_response({"data": [self.payloads.language(x) for x in self.world.languages]})
 
     async def _language(self, request: web.Request) -> web.Response:
-        only_params(request, ())
-        wanted = int(request.match_info["language"])
-        for pair in self.world.languages:
-            if pair[0] == wanted:
-                return json_response({"data": self.payloads.language(pair)})
-        raise ApiError(404, "not_found", "Language not found.")
+        return _one(request, "language", self.world.languages, self.payloads.language)
 
     async def _users(self, request: web.Request) -> web.Response:
         only_params(request, ())
@@ -306,6 +296,21 @@ class Api:
             if user.id == wanted:
                 return json_response({"data": self.payloads.user(user)})
         raise ApiError(404, "not_found", "User not found.")
+
+
+def _one(
+    request: web.Request,
+    name: str,
+    pairs: list[tuple[int, str]],
+    serialize: Callable[[tuple[int, str]], Json],
+) -> web.Response:
+    """``/countries/{id}`` and ``/languages/{id}``."""
+    only_params(request, ())
+    wanted = int(request.match_info[name])
+    for pair in pairs:
+        if pair[0] == wanted:
+            return json_response({"data": serialize(pair)})
+    raise ApiError(404, "not_found", f"{name.capitalize()} not found.")
 
 
 def paginate(

@@ -36,6 +36,9 @@ class Payloads:
     def __init__(self, world: World) -> None:
         self.world = world
         self._recorded: dict[tuple[str, object], Variation] | None = None
+        # Listing items by project, valid for one (generation, today): paging thousands of
+        # projects again costs no calendar rules, no serializing.
+        self._items: dict[int, tuple[tuple[int, date], Json]] = {}
 
     def _vary(
         self,
@@ -114,8 +117,14 @@ class Payloads:
         }
 
     def project_item(self, project: Project) -> Json:
-        """One item of the ``/projects`` listing."""
-        return self._vary("project", project.id, self._listing_fields(project), project.id)
+        """One item of the ``/projects`` listing (read only: it may be served again)."""
+        valid = (self.world.generation, self.world.today)
+        cached = self._items.get(project.id)
+        if cached is not None and cached[0] == valid:
+            return cached[1]
+        item = self._vary("project", project.id, self._listing_fields(project), project.id)
+        self._items[project.id] = (valid, item)
+        return item
 
     def project_detail(self, project: Project) -> Json:
         """``/projects/{id}``: the listing item's fields (varied alike) and the rest."""

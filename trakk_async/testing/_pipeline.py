@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from datetime import date
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from trakk_async.testing._world import (
     FakeReport,
@@ -37,16 +37,7 @@ Situation = Literal[
     "latest_completed",
     "completed_ahead",
 ]
-SITUATIONS: Final[tuple[Situation, ...]] = (
-    "no_reports",
-    "no_latest",
-    "latest_pending",
-    "latest_running",
-    "latest_failed",
-    "stuck_failed",
-    "latest_completed",
-    "completed_ahead",
-)
+SITUATIONS: Final[tuple[Situation, ...]] = get_args(Situation)
 """What :meth:`FakeTrakk.project_ids` can select projects by:
 
 * ``no_reports``: the project has no report at all.

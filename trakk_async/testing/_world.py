@@ -56,6 +56,11 @@ AHEAD_SHARE: Final = 0.3
 those whose next report is completed ahead of its date."""
 
 
+# A completed report's approval and management, as often as agencies set them.
+_APPROVED: Final = ("approved",) * 16 + ("waiting",) * 2 + ("on-hold", "blocked")
+_MANAGED: Final = ("completed",) * 6 + ("waiting-on-client",) * 3 + ("on-hold",)
+
+
 class FakeReportStatus(enum.StrEnum):
     """A report's ``status`` (``generation_status`` on ``/content``)."""
 
@@ -226,6 +231,8 @@ class World:
         self.today = self.base_today
         #: Every status change since the world was built, oldest first.
         self.changes: list[ReportChange] = []
+        #: Bumped by every change of the data (not of ``today``): what may be cached.
+        self.generation = 0
         rng = random.Random(f"world:{seed}")
         names = rng.sample(_content.AGENCY_NAMES, agencies)
         self.agencies = [Agency(i, name) for i, name in enumerate(names, start=1)]
@@ -356,9 +363,9 @@ class World:
         last_offset = rng.choice((0, 1))
         today = self.base_today
         offsets = [last_offset - (project.history - seq) for seq in range(1, project.history + 1)]
+        dates = [add_months(today, offset, project.report_day) for offset in offsets]
         statuses: list[FakeReportStatus] = []
-        for offset in offsets:
-            create = add_months(today, offset, project.report_day)
+        for offset, create in zip(offsets, dates, strict=True):
             if offset < 0:
                 statuses.append(FakeReportStatus.COMPLETED)
             elif offset == 0 and create <= today:
@@ -373,8 +380,7 @@ class World:
         if old and rng.random() < STUCK_FAILED_SHARE:
             statuses[rng.choice(old)] = FakeReportStatus.FAILED  # left in the pipeline
         reports = []
-        for seq, (offset, status) in enumerate(zip(offsets, statuses, strict=True), start=1):
-            create = add_months(today, offset, project.report_day)
+        for seq, (create, status) in enumerate(zip(dates, statuses, strict=True), start=1):
             created_at = datetime.combine(
                 create - timedelta(days=14), time(9, rng.randint(0, 59), tzinfo=UTC)
             )
@@ -420,13 +426,9 @@ class World:
             report.completed_at = report.completed_at or datetime.combine(
                 min(create, self.today), time(rng.randint(1, 6), rng.randint(0, 59), tzinfo=UTC)
             )
-            report.approved_status = rng.choices(
-                ("approved", "waiting", "on-hold", "blocked"), (16, 2, 1, 1)
-            )[0]
+            report.approved_status = rng.choice(_APPROVED)
             report.approved_by = manager if report.approved_status == "approved" else None
-            report.managed_status = rng.choices(
-                ("completed", "waiting-on-client", "on-hold"), (6, 3, 1)
-            )[0]
+            report.managed_status = rng.choice(_MANAGED)
             report.managed_by = manager
             send = report.date_to_send_to_client
             report.sent = send is not None and send <= self.today
@@ -521,32 +523,29 @@ class World:
         created_at = max(now, previous.created_at + timedelta(seconds=1)) if previous else now
         report = self._new_report(project, len(reports) + 1, created_at=created_at, create=create)
         reports.append(report)
-        self.changes.append(
-            ReportChange(
-                project_id=project.id,
-                report_id=report.id,
-                report_number=report.report_number,
-                before=None,
-                after=report.status,
-            )
-        )
+        self._log(report, None)
         return report
 
     def set_status(self, project: Project, report: FakeReport, status: FakeReportStatus) -> None:
         before = report.status
+        self.generation += 1
         if status is FakeReportStatus.COMPLETED and before is not status:
             report.completed_at = datetime.combine(self.today, time(12, tzinfo=UTC))
         self._apply_status(project, report, status)
         if before is not status:
-            self.changes.append(
-                ReportChange(
-                    project_id=project.id,
-                    report_id=report.id,
-                    report_number=report.report_number,
-                    before=before,
-                    after=status,
-                )
+            self._log(report, before)
+
+    def _log(self, report: FakeReport, before: FakeReportStatus | None) -> None:
+        self.generation += 1
+        self.changes.append(
+            ReportChange(
+                project_id=report.project_id,
+                report_id=report.id,
+                report_number=report.report_number,
+                before=before,
+                after=report.status,
             )
+        )
 
     def add_project(self, agency_id: int, fields: dict[str, Any]) -> Project:
         pid = max(self.projects, default=0) + 1
@@ -557,7 +556,12 @@ class World:
                 raise TypeError(f"add_project() got an unexpected field {name!r}")
             setattr(project, name, value)
         self.projects[pid] = project
+        self.generation += 1
         return project
+
+    def remove_project(self, project_id: int) -> None:
+        del self.projects[project_id]
+        self.generation += 1
 
 
 _SETTABLE: Final = frozenset(
