@@ -400,9 +400,10 @@ class FakeTrakk:
         return done
 
     def tick(self, steps: int = 1) -> list[ReportChange]:
-        """Run Trakk's report pipeline ``steps`` times: each time a few active projects move
-        one stage (a running report completes or fails, a pending one starts, or a new one
-        is created). Returns the changes. ``advance_every`` runs it by itself."""
+        """Run Trakk's report pipeline ``steps`` times: each time about one active project
+        in ten moves one stage (its running report completes or fails, else its pending
+        one starts, else its next report is created). Returns the changes.
+        ``advance_every`` runs it by itself."""
         return self._state.tick(steps)
 
     def catch_up(self) -> list[ReportChange]:

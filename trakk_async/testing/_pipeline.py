@@ -1,11 +1,13 @@
 """Trakk's report pipeline moving by itself, and the situations a project's reports are in.
 
-One :func:`tick` moves a few active projects one stage along, as Trakk's workers do:
-a running report completes (or, now and then, fails), else the pending report with the
-earliest date starts running, else the project's next report is created (pending, dated
-a month after the previous one, so a busy project completes reports ahead of their
-month). Each tick draws from its own ``Random(seed, step)``: the same seed and the same
-controls give the same changes. Failed reports are left where they are, as on Trakk.
+One :func:`tick` gives each active project a :data:`TICK_SHARE` chance (at least one
+project moves) to move one stage along, as Trakk's workers do: its running report
+completes (or, now and then, fails), else its pending report with the earliest date
+starts running, else its next report is created (pending, dated a month after the
+previous one, so a busy project completes reports ahead of their month). A report in
+progress is thus done within a few dozen ticks. Each tick draws from its own
+``Random(seed, step)``: the same seed and the same controls give the same changes.
+Failed reports are left where they are, as on Trakk.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from trakk_async.testing._world import (
     World,
 )
 
-TICK_SHARE: Final = 0.02
-"""The share of active projects one tick moves (at least one project)."""
+TICK_SHARE: Final = 0.1
+"""The chance of each active project to move one stage in a tick."""
 FAILURE_RATE: Final = 0.08
 """The share of running reports that fail instead of completing."""
 
@@ -58,14 +60,14 @@ def _date(report: FakeReport) -> tuple[date, int]:
 
 
 def tick(world: World, step: int) -> list[ReportChange]:
-    """Move a few active projects one stage along; returns the changes, oldest first."""
+    """Move some active projects one stage along; returns the changes, oldest first."""
     rng = random.Random(f"tick:{world.seed}:{step}")
     active = [p for _, p in sorted(world.projects.items()) if p.status == "active"]
     if not active:
         return []
+    moving = [p for p in active if rng.random() < TICK_SHARE] or [rng.choice(active)]
     before = len(world.changes)
-    count = min(len(active), max(1, round(len(active) * TICK_SHARE)))
-    for project in rng.sample(active, count):
+    for project in moving:
         _advance(world, project, rng)
     return world.changes[before:]
 
