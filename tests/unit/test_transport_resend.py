@@ -79,7 +79,7 @@ async def test_the_transports_own_session_never_resends(
     dropping: tuple[DroppingServer, str],
 ) -> None:
     server, url = dropping
-    transport = Transport("tok", timeout=5.0, user_agent="test")
+    transport = Transport("tok", timeout=5.0, user_agent="test", max_response_bytes=1 << 20)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # an unknown attribute would warn here
@@ -110,7 +110,9 @@ async def test_a_borrowed_session_is_left_as_its_owner_set_it(
 ) -> None:
     _, url = dropping
     async with aiohttp.ClientSession() as session:
-        transport = Transport("tok", timeout=5.0, user_agent="test", session=session)
+        transport = Transport(
+            "tok", timeout=5.0, user_agent="test", max_response_bytes=1 << 20, session=session
+        )
         status, _, _ = await transport.get(url, "/me")
         assert status == 200
         assert session._retry_connection is True
