@@ -181,11 +181,13 @@ class _SimTransport:
     def __init__(self, sim: SimTrakk, token: str) -> None:
         self._sim, self._token = sim, token
 
-    async def get(self, url: str, path: str) -> tuple[int, Mapping[str, str], bytes]:
+    async def get(
+        self, url: str, path: str, timeout: float | None = None
+    ) -> tuple[int, Mapping[str, str], bytes]:
         return await self._sim.send(self._token)
 
-    def redact(self, body: bytes) -> bytes:
-        return body
+    def redact(self, text: str) -> str:
+        return text
 
     async def aclose(self) -> None:
         pass
