@@ -11,27 +11,19 @@ committing events one by one never skips one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Final, Generic, Protocol, TypeVar
+from typing import Final, Generic
 
 import attrs
 
-COMPLETED: Final = "completed"
+from trakk_async._protocol.reports import (
+    R,
+    ReportLike,
+    completed_ids,
+    completions_since,
+    is_completed,
+)
+
 _NONE: Final = "-"
-
-R = TypeVar("R", bound="ReportLike")
-
-
-class ReportLike(Protocol):
-    """What the bookkeeping reads of a report (a :class:`~trakk_async.Report`)."""
-
-    @property
-    def id(self) -> int: ...
-
-    @property
-    def report_number(self) -> int: ...
-
-    @property
-    def status(self) -> str: ...
 
 
 @attrs.frozen
@@ -100,19 +92,13 @@ class Completion(Generic[R]):
     after: Seen
 
 
-def is_completed(report: ReportLike) -> bool:
-    """Whether a report's status is ``completed`` (an unknown status is not)."""
-    return str(report.status) == COMPLETED
-
-
 def first_look(reports: Sequence[ReportLike]) -> Seen:
     """The baseline of a project: its completed reports are known, none is an event."""
-    completed = [r for r in reports if is_completed(r)]
-    newest = completed[0] if completed else None
+    newest = newest_completed(reports)
     return Seen(
         newest.id if newest else None,
         newest.report_number if newest else None,
-        frozenset(r.id for r in completed),
+        completed_ids(reports),
     )
 
 
@@ -131,14 +117,12 @@ def known_of(seen: Seen, reports: Sequence[ReportLike]) -> frozenset[int]:
     """
     if seen.known is not None:
         return seen.known
-    completed = [r.id for r in reports if is_completed(r)]
     if seen.report_id is None:
         return frozenset()
     ids = [r.id for r in reports]
     if seen.report_id not in ids:
-        return frozenset(completed)
-    below = set(ids[ids.index(seen.report_id) :])
-    return frozenset(i for i in completed if i in below)
+        return completed_ids(reports)
+    return completed_ids(reports[ids.index(seen.report_id) :])
 
 
 def next_look(seen: Seen, reports: Sequence[R]) -> tuple[list[Completion[R]], Seen]:
@@ -148,13 +132,10 @@ def next_look(seen: Seen, reports: Sequence[R]) -> tuple[list[Completion[R]], Se
     listed or no longer completed are dropped (a report that completes again later is
     then a new event), so a record stays as small as the project's history.
     """
-    completed = [r for r in reports if is_completed(r)]
-    known = known_of(seen, reports) & frozenset(r.id for r in completed)
+    known = known_of(seen, reports) & completed_ids(reports)
     state = Seen(seen.report_id, seen.report_number, known)
     completions: list[Completion[R]] = []
-    for report in reversed(completed):  # the list is newest first: deliver oldest first
-        if report.id in known:
-            continue
+    for report in completions_since(known, reports):
         known = known | {report.id}
         after = Seen(report.id, report.report_number, known)
         completions.append(Completion(report, state, after))

@@ -35,9 +35,10 @@ import attrs
 
 from trakk_async._models.objects import Page, ProjectSummary
 from trakk_async._protocol.paging import has_next_page
+from trakk_async._protocol.reports import COMPLETED
 from trakk_async._protocol.schedule import WATCH_BACKOFF
 from trakk_async.watch._plan import PAGE_SIZE, Strategy, in_shard
-from trakk_async.watch._state import COMPLETED, Seen
+from trakk_async.watch._state import Seen
 
 logger = logging.getLogger("trakk_async")
 
