@@ -107,6 +107,10 @@ class ReportWatcher:
         self._plan: WatchPlan | None = None
         self._events: deque[tuple[ReportAdvanced, Seen]] = deque()
         self._delivered: tuple[int, Seen] | None = None
+        # Under this checkpoint key the watcher keeps its mark: the project of the event
+        # it hands out (one key per shard, so workers sharing a store keep theirs apart).
+        self._mark_key = 0 if self._shard is None else -self._shard[0]
+        self._marked: int | None = None
         self._started_at = 0.0
         self._closed = False
         self._error: BaseException | None = None
@@ -287,6 +291,13 @@ class ReportWatcher:
             await self._step()
             if self._closed:
                 raise StopAsyncIteration
+        pid = self._events[0][0].project_id
+        if pid != self._marked:
+            # A restarted watcher looks at this project first: should this event be
+            # delivered again, it comes before any other, so at any time at most one
+            # delivered event is uncommitted.
+            await self._store({self._mark_key: Seen(pid, None)})
+            self._marked = pid
 
     async def _guard(self, work: Awaitable[T]) -> T:
         """Run ``work``; an error that ends the stream (401, checkpoint gone) is kept."""
@@ -351,7 +362,10 @@ class ReportWatcher:
     # ------------------------------------------------------------------ the work
 
     async def _start(self) -> None:
-        records = await self._with_checkpoint("load", self._checkpoint.load)
+        stored = await self._with_checkpoint("load", self._checkpoint.load)
+        mark = stored.get(self._mark_key)
+        self._marked = None if mark is None else mark.report_id
+        records = {pid: seen for pid, seen in stored.items() if pid > 0}
         self._started_at = self._clock()
         tracker = Tracker(
             strategy=self._strategy,
@@ -361,6 +375,7 @@ class ReportWatcher:
             share=self._share,
             park_seconds=longest_window(self._windows())[1],
             random=self._random,
+            resume=self._marked,
         )
         if tracker.lists:
             self._pager = self._client.projects.list(per_page=PAGE_SIZE)
