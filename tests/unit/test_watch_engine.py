@@ -152,7 +152,7 @@ async def test_a_month_boundary_delivers_nothing_twice_and_misses_nothing() -> N
     for _ in range(3):  # a full sweep later, nothing more
         task = asyncio.ensure_future(anext(watcher))
         until = vt.now + plan.sweep_interval
-        while vt.now < until and not task.done():
+        while vt.now < until and not task.done():  # noqa: ASYNC110 (virtual time)
             await asyncio.sleep(0)
         assert not task.done()
         task.cancel()
@@ -168,16 +168,17 @@ async def test_the_first_pass_runs_at_the_limiters_pace_and_says_so(
 ) -> None:
     world, vt = World(300), VirtualTime()
     watcher = make_watcher(world, vt, strategy="listing")
-    assert not watcher.ready
+    assert watcher.stats.ready is False
     with caplog.at_level(logging.INFO, logger="trakk_async"):
         await watcher.start()
     assert vt.slept == 0.0  # no pacing of its own: only the client's limiter paces it
-    assert watcher.ready and watcher.stats.ready
+    assert watcher.ready
+    assert watcher.stats.ready
     assert watcher.stats.baselines == 300
     assert any("ready" in r.getMessage() for r in caplog.records if r.levelno == logging.INFO)
 
 
-@pytest.mark.parametrize("stop_after", range(0, 14))
+@pytest.mark.parametrize("stop_after", range(14))
 async def test_a_restart_at_any_point_of_the_first_pass_loses_nothing(stop_after: int) -> None:
     """Projects baselined before the stop keep their baseline: what completes after it,
     while the watcher is down, is delivered by the next one."""
@@ -185,7 +186,7 @@ async def test_a_restart_at_any_point_of_the_first_pass_loses_nothing(stop_after
     store = MemoryCheckpoint()
     first = make_watcher(world, vt, checkpoint=store, strategy="per-project")
     task = asyncio.ensure_future(first.start())
-    while len(world.requests) < stop_after and not task.done():
+    while len(world.requests) < stop_after and not task.done():  # noqa: ASYNC110
         await asyncio.sleep(0)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -207,7 +208,9 @@ async def test_an_old_checkpoint_record_loads_and_is_upgraded() -> None:
     assert [e.report.id for e in events] == [reports[1].id, reports[2].id]
     assert events[0].previous_report_id == reports[0].id
     await watcher.commit()
-    assert store.records[2] == Seen(reports[2].id, reports[2].number, frozenset(r.id for r in reports))
+    assert store.records[2] == Seen(
+        reports[2].id, reports[2].number, frozenset(r.id for r in reports)
+    )
 
 
 # ---------------------------------------------------------------- delivery guarantee
@@ -286,9 +289,7 @@ async def test_a_long_checkpoint_outage_ends_the_stream_with_a_trakk_error() -> 
     world, vt = World(5), VirtualTime()
     outage = [False]
     store = FlakyCheckpoint(lambda: outage[0])
-    watcher = make_watcher(
-        world, vt, checkpoint=store, project_ids=[1, 2], checkpoint_outage=30.0
-    )
+    watcher = make_watcher(world, vt, checkpoint=store, project_ids=[1, 2], checkpoint_outage=30.0)
     await ready(watcher)
     world.complete(1)
     await anext(watcher)
@@ -362,7 +363,7 @@ async def test_handle_checks_its_arguments(kwargs: dict[str, Any]) -> None:
     async def nothing(event: ReportAdvanced) -> None:
         return None
 
-    with pytest.raises(ValueError):  # noqa: PT011
+    with pytest.raises(ValueError):
         await watcher.handle(nothing, **kwargs)
 
 
@@ -398,10 +399,15 @@ async def test_emit_baselines_delivers_each_projects_newest_completed_report() -
     world, vt = World(4), VirtualTime()
     world.add(4, "pending")
     store = MemoryCheckpoint()
-    watcher = make_watcher(world, vt, checkpoint=store, project_ids=range(1, 5), emit_baselines=True)
+    watcher = make_watcher(
+        world, vt, checkpoint=store, project_ids=range(1, 5), emit_baselines=True
+    )
     events = await collect(watcher, 4)
     assert all(e.baseline and e.previous_report_id is None for e in events)
-    newest = {pid: [r for r in reps if r.status == "completed"][-1].id for pid, reps in world.reports.items()}
+    newest = {
+        pid: [r for r in reps if r.status == "completed"][-1].id
+        for pid, reps in world.reports.items()
+    }
     assert {e.project_id: e.report.id for e in events} == newest
     assert set(store.records) == {0, 1, 2, 3}  # the last one is committed on the next call
 
@@ -447,6 +453,6 @@ def test_estimate_before_starting() -> None:
 )
 def test_bad_arguments_raise_before_any_request(kwargs: dict[str, Any]) -> None:
     world = World(1)
-    with pytest.raises(ValueError):  # noqa: PT011
+    with pytest.raises(ValueError):
         make_watcher(world, VirtualTime(), **kwargs)
     assert world.requests == []

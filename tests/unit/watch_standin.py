@@ -103,7 +103,8 @@ class World:
         current = [
             r
             for r in reports
-            if r.status == "completed" and (r.day.year, r.day.month) == (self.today.year, self.today.month)
+            if r.status == "completed"
+            and (r.day.year, r.day.month) == (self.today.year, self.today.month)
         ]
         if current:
             return max(current, key=lambda r: (r.day, r.id))

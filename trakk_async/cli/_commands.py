@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
@@ -23,7 +25,8 @@ from trakk_async._models.objects import KeywordContent, Me, ProjectSummary, Repo
 from trakk_async._protocol.core import BASE_URL_ENV, TOKEN_ENV
 from trakk_async.export import ExportProgress, ExportSummary, export_projects
 from trakk_async.ratelimit import TokenBucketLimiter
-from trakk_async.watch import ReportAdvanced, SQLiteCheckpoint
+from trakk_async.watch import DeadLetterFile, ReportAdvanced, ReportWatcher, SQLiteCheckpoint
+from trakk_async.watch._handling import describe
 
 __all__ = ["cli", "main"]
 
@@ -203,14 +206,7 @@ def _print_fields(console: Console, data: Any, indent: str) -> None:
 
 def event_json(event: ReportAdvanced) -> dict[str, Any]:
     """A watch event as JSON data: the line ``trakk watch`` prints and ``--exec`` reads."""
-    return {
-        "project_id": event.project_id,
-        "previous_number": event.previous_number,
-        "previous_report_id": event.previous_report_id,
-        "baseline": event.baseline,
-        "detected_at": event.detected_at.isoformat(),
-        "report": _jsonable(event.report),
-    }
+    return event.to_json()
 
 
 async def export_with_progress(
@@ -507,6 +503,26 @@ def export(
     help="Run CMD (through the shell) per event, the event JSON on its stdin.",
 )
 @click.option(
+    "--exec-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=300.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop a CMD that runs longer than this (it counts as failed).",
+)
+@click.option(
+    "--exec-retries",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Run a failed CMD again this many times, with backoff.",
+)
+@click.option(
+    "--dead-letter",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append events whose CMD still fails to FILE (JSON lines) and go on.",
+)
+@click.option(
     "--budget",
     type=click.FloatRange(0, 1, min_open=True),
     default=0.5,
@@ -520,13 +536,20 @@ def watch(
     project_ids: tuple[int, ...],
     checkpoint: Path | None,
     command: str | None,
+    exec_timeout: float,
+    exec_retries: int,
+    dead_letter: Path | None,
     budget: float,
     max_events: int | None,
 ) -> None:
-    """Print one JSON line per newly generated report, until Ctrl-C.
+    """Print one JSON line per report that completes, until Ctrl-C.
 
-    With --exec, an event whose CMD fails (non-zero exit) is reported, not checkpointed,
-    and the watch stops with exit code 1, so the next run delivers it again.
+    The watch first reads every project's reports (the baseline, no events) at the rate
+    limiter's pace and says on stderr when that is done. With --exec, CMD runs once per
+    event; a CMD that fails (non-zero exit) or runs longer than --exec-timeout is run
+    again up to --exec-retries times. If it still fails, the event goes to the
+    --dead-letter file and the watch goes on; without one, the event is not
+    checkpointed and the watch stops with exit code 1, so the next run delivers it again.
     """
 
     async def work(client: TrakkClient) -> int:
@@ -534,24 +557,24 @@ def watch(
         try:
             watcher = client.watch_reports(project_ids or None, checkpoint=store, budget=budget)
             async with watcher:
-                seen = 0
-                async for event in watcher:
-                    line = json_line(event_json(event))
-                    click.echo(line)
-                    if command is not None:
-                        status = await _exec(command, line)
-                        if status != 0:
-                            click.echo(
-                                f"trakk: error: --exec exited with {status} for project "
-                                f"{event.project_id} report #{event.report.report_number}; "
-                                "event not checkpointed",
-                                err=True,
-                            )
-                            return 1
-                    seen += 1
-                    if max_events is not None and seen >= max_events:
-                        await watcher.commit()
-                        return 0
+                await watcher.start()
+                click.echo(_ready_line(watcher), err=True)
+                try:
+                    await watcher.handle(
+                        _event_handler(command, exec_timeout),
+                        timeout=None if command is None else exec_timeout + _KILL_GRACE,
+                        attempts=1 if command is None else exec_retries + 1,
+                        dead_letter=None if dead_letter is None else _set_aside(dead_letter),
+                        max_events=max_events,
+                    )
+                except _ExecFailed as failure:
+                    click.echo(
+                        f"trakk: error: --exec {failure.reason} for {describe(failure.event)}"
+                        f" ({exec_retries + 1} attempts); event not checkpointed (with "
+                        "--dead-letter FILE such events are set aside and the watch goes on)",
+                        err=True,
+                    )
+                    return 1
         finally:
             if store is not None:
                 await store.aclose()
@@ -560,10 +583,87 @@ def watch(
     _run(ctx, work)
 
 
-async def _exec(command: str, line: str) -> int:
-    process = await asyncio.create_subprocess_shell(command, stdin=asyncio.subprocess.PIPE)
-    await process.communicate((line + "\n").encode())
+def _ready_line(watcher: ReportWatcher) -> str:
+    stats, plan = watcher.stats, watcher.plan
+    bound = "" if plan is None else f"; every completion within {_duration(plan.detection_bound)}"
+    return f"trakk: watch: baseline done, watching {stats.watched} projects{bound}"
+
+
+#: Seconds a CMD gets after SIGTERM (at --exec-timeout) before SIGKILL.
+_KILL_GRACE = 5.0
+
+
+class _ExecFailed(Exception):
+    def __init__(self, event: ReportAdvanced, reason: str) -> None:
+        super().__init__(reason)
+        self.event = event
+        self.reason = reason
+
+
+def _event_handler(
+    command: str | None, timeout: float
+) -> Callable[[ReportAdvanced], Awaitable[None]]:
+    """Print each event once as a JSON line; with a command, run it (one call per try)."""
+    printed: list[ReportAdvanced] = []
+
+    async def handle(event: ReportAdvanced) -> None:
+        line = json_line(event_json(event))
+        if not printed or printed[-1] is not event:
+            click.echo(line)
+            printed[:] = [event]
+        if command is None:
+            return
+        status = await _exec(command, line, timeout)
+        if status is None:
+            reason = f"ran longer than {timeout:g}s and was stopped"
+        elif status != 0:
+            reason = f"exited with {status}"
+        else:
+            return
+        click.echo(f"trakk: --exec {reason} for {describe(event)}", err=True)
+        raise _ExecFailed(event, reason)
+
+    return handle
+
+
+def _set_aside(path: Path) -> Callable[[ReportAdvanced, BaseException], Awaitable[None]]:
+    dead = DeadLetterFile(path)
+
+    async def set_aside(event: ReportAdvanced, error: BaseException) -> None:
+        await dead(event, error)
+        click.echo(f"trakk: gave up on {describe(event)} ({error}); kept in {path}", err=True)
+
+    return set_aside
+
+
+async def _exec(command: str, line: str, timeout: float) -> int | None:  # noqa: ASYNC109
+    """Run ``command`` with ``line`` on its stdin; its exit status, or None when it ran
+    longer than ``timeout`` seconds (its whole process group is then stopped)."""
+    process = await asyncio.create_subprocess_shell(
+        command, stdin=asyncio.subprocess.PIPE, start_new_session=True
+    )
+    try:
+        async with asyncio.timeout(timeout):
+            await process.communicate((line + "\n").encode())
+    except TimeoutError:
+        await _stop(process)
+        return None
+    except BaseException:
+        await _stop(process)
+        raise
     return process.returncode if process.returncode is not None else 1
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM to the command's process group, SIGKILL if it is still there after a grace."""
+    for sig, grace in ((signal.SIGTERM, _KILL_GRACE), (signal.SIGKILL, None)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            await asyncio.wait_for(asyncio.shield(process.wait()), grace)
+            return
+        except TimeoutError:
+            continue
 
 
 @cli.command()

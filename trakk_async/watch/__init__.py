@@ -85,8 +85,9 @@ only after that commit succeeded. The checkpoint also keeps a *mark*, the projec
 event handed out last, and a restarted watcher looks at that project before anything
 else. So a crash or a stop delivers again **at most one event, the one delivered last**,
 and it comes first (without the mark, an event left in flight by one stop could still be
-waiting for its project's turn when a second stop left another one in flight). A failing checkpoint store is retried with backoff for
-``checkpoint_outage`` seconds (60), then the stream ends with :class:`CheckpointError`.
+waiting for its project's turn when a second stop left another one in flight). A
+failing checkpoint store is retried with backoff for ``checkpoint_outage`` seconds (60),
+then the stream ends with :class:`CheckpointError`.
 :meth:`ReportWatcher.handle` calls a handler per event with a timeout, retries and a
 dead letter (:class:`DeadLetterFile`) for events it gives up on.
 
