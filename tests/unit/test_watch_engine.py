@@ -168,7 +168,8 @@ async def test_the_first_pass_runs_at_the_limiters_pace_and_says_so(
 ) -> None:
     world, vt = World(300), VirtualTime()
     watcher = make_watcher(world, vt, strategy="listing")
-    assert watcher.stats.ready is False
+    before = watcher.stats
+    assert before.ready is False
     with caplog.at_level(logging.INFO, logger="trakk_async"):
         await watcher.start()
     assert vt.slept == 0.0  # no pacing of its own: only the client's limiter paces it

@@ -53,19 +53,19 @@ aside after a 403 or 404 excepted) and the consumer keeps asking for events:
 *every* completion, and ``"listing"`` cannot match it (it must look at every project
 too, from a smaller share of the same budget). ``"listing"`` is the choice when most
 completions (those the listing shows) should be seen within minutes and a longer bound
-for the rest is acceptable. At ``budget=0.5`` of the default 1,000/hour (1,800
-requests... see :meth:`ReportWatcher.estimate` for any size):
+for the rest is acceptable. At ``budget=0.5`` of the default 1,000 requests an hour (500
+an hour either way; the first pass at the limiter's pace takes 1 min, 1 h and 10 h):
 
-=========  =======================  ================================================
-projects   "per-project": every     "listing": shown by the listing / every one
-=========  =======================  ================================================
-100        12 min                   29 s / 24 min
-1,000      2.0 h                    2.7 min / 4.0 h
-10,000     20 h                     24 min / 40 h
-=========  =======================  ================================================
+=========  =========================  ===================================
+projects   "per-project": every one   "listing": shown in the listing / every one
+=========  =========================  ===================================
+100        12 min                     29 s / 24 min
+1,000      2.0 h                      2.6 min / 4.0 h
+10,000     20 h                       24 min / 40 h
+=========  =========================  ===================================
 
-Both spend 500 requests an hour. :meth:`ReportWatcher.estimate` and
-:attr:`ReportWatcher.plan` give these numbers (:class:`WatchPlan`).
+:meth:`ReportWatcher.estimate` and :attr:`ReportWatcher.plan` give these numbers for any
+size and budget (:class:`WatchPlan`).
 
 **A defined start.** The first pass lists ``/projects`` (when the watcher lists) and
 looks at every project without a checkpoint record, at the rate limiter's full pace (not
