@@ -28,6 +28,8 @@ from trakk_async._protocol.core import (
     TOKEN_ENV,
     RetryPolicy,
     build_url,
+    check_api_path,
+    check_timeout,
     error_for_status,
     excerpt,
     normalize_base_url,
@@ -64,7 +66,9 @@ class RequestAttempt(Model):
 
     ``attempt`` is 0 for the first try and counts retries; ``status`` is None when no
     response arrived (then ``error`` is the connection or timeout error); ``elapsed`` is in
-    seconds, from sending to the response's headers and body.
+    seconds, from sending to the response's headers and body. ``retry_in`` is the wait in
+    seconds before the next attempt of this request (backoff, or a 429's ``Retry-After``),
+    None when none follows: the attempt succeeded or its error is raised.
     """
 
     path: str
@@ -72,6 +76,7 @@ class RequestAttempt(Model):
     status: int | None
     error: Exception | None
     elapsed: float
+    retry_in: float | None = None
 
 
 class TrakkClient:
@@ -89,7 +94,10 @@ class TrakkClient:
             constructor raises :class:`ConfigurationError`.
         base_url: ``TRAKK_BASE_URL`` when not given, else ``https://admin.trakk.ai/api/v1``.
             ``http://`` is refused unless the host is loopback.
-        timeout: seconds one attempt of a request may take, connecting and reading.
+        timeout: seconds one attempt of a request may take, connecting and reading (each
+            retry gets the whole time again). Every endpoint method takes a ``timeout=``
+            of its own that replaces this one for that call, per attempt as well:
+            ``await client.reports.content(42, 15, timeout=60)``.
         max_retries: retries of a GET after a connection error, timeout, 429 or 5xx, with
             exponential backoff and full jitter (0.5 s doubling, capped at 8 s per wait;
             a 429's ``Retry-After`` is honored up to 60 s, past that the
@@ -145,8 +153,10 @@ class TrakkClient:
             )
         if not isinstance(token, str) or not token.strip() or any(c in token for c in "\r\n"):
             raise ConfigurationError("the Trakk API token must be a non-empty single-line str")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-            raise ConfigurationError(f"timeout must be a positive number, got {timeout!r}")
+        try:
+            timeout = check_timeout(timeout)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
         if type(max_retries) is not int or max_retries < 0:
             raise ConfigurationError(f"max_retries must be an int >= 0, got {max_retries!r}")
         self._base_url = normalize_base_url(
@@ -154,7 +164,7 @@ class TrakkClient:
         )
         self._transport = Transport(
             token.strip(),
-            timeout=float(timeout),
+            timeout=timeout,
             user_agent=f"trakk-async/{__version__}",
             session=session,
         )
@@ -277,25 +287,30 @@ class TrakkClient:
             _sleep=self._sleep,
         )
 
-    async def me(self) -> Me:
+    async def me(self, *, timeout: float | None = None) -> Me:
         """``GET /me``: the token's identity, agency and abilities."""
-        return await self._get("/me", _converter.structure_me)
+        return await self._get("/me", _converter.structure_me, timeout=timeout)
 
     async def _get(
         self,
         path: str,
         structure: Callable[[Any], T],
         params: Mapping[str, str] | None = None,
+        *,
+        timeout: float | None = None,
     ) -> T:
         """GET ``path`` and structure the body: the request path of every call.
 
         One loop per request: limiter, transport, status, decode; a retryable failure
         waits (backoff, or a 429's Retry-After) and goes again. It is written out flat
         rather than as a coroutine per attempt: each layer costs every request ~0.3 us.
-        A body of the wrong shape raises :class:`InvalidResponseError`.
+        A body of the wrong shape raises :class:`InvalidResponseError`. ``timeout``
+        replaces the client's for each attempt of this request.
         """
         if self._closed:
             self._ensure_open()
+        if timeout is not None:
+            timeout = check_timeout(timeout)
         url = build_url(self._base_url, path, params) if params else self._base_url + path
         limiter, transport, try_acquire = self._limiter, self._transport, self._try_acquire
         attempt = 0
@@ -304,27 +319,32 @@ class TrakkClient:
                 await limiter.acquire()
             started = time.perf_counter()
             try:
-                status, headers, content = await transport.get(url, path)
+                status, headers, content = await transport.get(url, path, timeout)
             except TrakkError as error:
                 failure: TrakkError = error
-                if self._listeners:
-                    self._notify(path, attempt, None, error, started)
+                answered: int | None = None
+                elapsed = time.perf_counter() - started
             else:
+                elapsed = time.perf_counter() - started
+                answered = status
                 limiter.observe(status, headers)
-                if self._listeners:
-                    self._notify(path, attempt, status, None, started)
                 if logger.isEnabledFor(logging.DEBUG):
-                    elapsed = (time.perf_counter() - started) * 1e3
-                    logger.debug("GET %s -> %d in %.1f ms", path, status, elapsed)
+                    logger.debug("GET %s -> %d in %.1f ms", path, status, elapsed * 1e3)
                 if status == 200:
                     try:
                         body = orjson.loads(content)
-                        break
                     except orjson.JSONDecodeError:
                         failure = undecodable(200, transport.redact(content), path)
+                    else:
+                        if self._listeners:
+                            self._notify(path, attempt, 200, None, elapsed, None)
+                        break
                 else:
                     failure = self._status_error(status, headers, content, path)
             delay = self._policy.delay(failure, attempt, self._random)
+            if self._listeners:
+                unanswered = failure if answered is None else None
+                self._notify(path, attempt, answered, unanswered, elapsed, delay)
             if delay is None:
                 raise failure
             logger.debug(
@@ -344,13 +364,23 @@ class TrakkClient:
             quoted = excerpt(transport.redact(orjson.dumps(body)))
             raise InvalidResponseError(str(exc), status=200, excerpt=quoted, path=path) from None
 
-    async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+    async def get_json(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
         """GET ``path`` (below the base URL) and return the decoded JSON body.
 
+        For what the typed calls do not cover: ``await client.get_json("/projects/42")``.
         The request goes through the rate limiter and the retry policy; an error status
-        raises the matching :class:`APIError`. Paths must come from validated arguments.
+        raises the matching :class:`APIError`. ``path`` must start with ``/`` and stay
+        below the base URL: a ``.`` or ``..`` segment (encoded or not), an empty segment,
+        a query or fragment (pass ``params``) or a control character raise ``ValueError``
+        before any request; other characters are percent-encoded.
         """
-        return await self._get(path, _as_is, params)
+        return await self._get(check_api_path(path), _as_is, params, timeout=timeout)
 
     def add_attempt_listener(
         self, listener: Callable[[RequestAttempt], None]
@@ -358,7 +388,8 @@ class TrakkClient:
         """Call ``listener`` after every request attempt (retries included); returns a remover.
 
         The listener runs in the task that sent the request (so ``contextvars`` tell whose
-        request it was) and must be quick and not raise. For metrics and progress::
+        request it was), before the wait for a retry (``RequestAttempt.retry_in`` says how
+        long it is), and must be quick and not raise. For metrics and progress::
 
             counts = collections.Counter()
             remove = client.add_attempt_listener(lambda a: counts.update([a.status]))
@@ -373,14 +404,21 @@ class TrakkClient:
         return remove
 
     def _notify(
-        self, path: str, attempt: int, status: int | None, error: Exception | None, started: float
+        self,
+        path: str,
+        attempt: int,
+        status: int | None,
+        error: Exception | None,
+        elapsed: float,
+        retry_in: float | None,
     ) -> None:
         event = RequestAttempt(
             path=path,
             attempt=attempt,
             status=status,
             error=error,
-            elapsed=time.perf_counter() - started,
+            elapsed=elapsed,
+            retry_in=retry_in,
         )
         for listener in self._listeners:
             listener(event)

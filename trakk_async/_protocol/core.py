@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 import orjson
@@ -72,6 +72,16 @@ def check_per_page(value: object) -> int:
     if type(value) is not int or not 1 <= value <= MAX_PER_PAGE:
         raise ValueError(f"per_page must be an int from 1 to {MAX_PER_PAGE}, got {value!r}")
     return value
+
+
+def check_timeout(value: object, name: str = "timeout") -> float:
+    """Return ``value`` as a float if it is a positive number of seconds (not a bool).
+
+    The one rule for the client's ``timeout`` and every call's ``timeout=`` override.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
 
 
 def _check_text(value: object, name: str) -> str:
@@ -140,11 +150,36 @@ def same_origin(a: str, b: str) -> bool:
     return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
 
 
+#: Characters a path segment keeps as they are (RFC 3986 pchar, without ``%``).
+_PATH_SAFE: Final = "-._~!$&'()*+,;=:@"
+
+
+def check_api_path(path: object) -> str:
+    """Return ``path`` percent-encoded if it names a resource below the base URL.
+
+    It must start with ``/``; a ``.`` or ``..`` segment (also percent-encoded), an empty
+    segment, an encoded ``/`` or ``\\``, a query or fragment, or a control character
+    raise ``ValueError``: the request could leave the API's base path otherwise.
+    """
+    if not isinstance(path, str) or not path.startswith("/") or path == "/":
+        raise ValueError(f"path must start with '/' and name a resource, got {path!r}")
+    if any(c in path for c in "?#\\") or any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        raise ValueError(
+            f"path must not hold '?', '#', a backslash or control characters "
+            f"(pass query parameters separately), got {path!r}"
+        )
+    segments = [unquote(segment) for segment in path[1:].removesuffix("/").split("/")]
+    for segment in segments:
+        if segment in ("", ".", "..") or "/" in segment or "\\" in segment:
+            raise ValueError(f"path must stay below the base URL, got {path!r}")
+    return "/" + "/".join(quote(segment, safe=_PATH_SAFE) for segment in segments)
+
+
 def build_url(base_url: str, path: str, params: Mapping[str, str] | None = None) -> str:
     """Join ``base_url`` and ``path`` and append the query, as a plain string."""
     if not params:
         return base_url + path
-    query = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
+    query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params.items())
     return f"{base_url}{path}?{query}"
 
 

@@ -75,33 +75,35 @@ class Transport:
             )
         return self._session
 
-    async def get(self, url: str, path: str, _redirects: int = 0) -> RawResponse:
+    async def get(
+        self, url: str, path: str, timeout: float | None = None, _redirects: int = 0
+    ) -> RawResponse:
         """GET ``url`` and read the whole body; ``path`` is only for error messages.
 
-        A redirect to the same origin is followed (at most ``_MAX_REDIRECTS`` times); one
-        to another host raises instead of sending the token there.
+        ``timeout`` (seconds) replaces the transport's own for this request. A redirect to
+        the same origin is followed (at most ``_MAX_REDIRECTS`` times); one to another host
+        raises instead of sending the token there.
         """
         session = self._session
         if session is None:
             session = self._get_session()
+        limit = self._timeout if timeout is None else aiohttp.ClientTimeout(total=timeout)
         # A borrowed session gets our headers and timeout per request; ours has them.
         request = (
             session.get(_encoded_url(url), allow_redirects=False)
-            if self._owns_session
+            if self._owns_session and timeout is None
             else session.get(
                 _encoded_url(url),
                 allow_redirects=False,
-                headers=self._headers,
-                timeout=self._timeout,
+                headers=None if self._owns_session else self._headers,
+                timeout=limit,
             )
         )
         try:
             async with request as resp:
                 body = await resp.read()
         except TimeoutError as exc:
-            raise APITimeoutError(
-                f"GET {path} got no answer within {self._timeout.total:g}s"
-            ) from exc
+            raise APITimeoutError(f"GET {path} got no answer within {limit.total:g}s") from exc
         except aiohttp.ClientError as exc:
             raise APIConnectionError(
                 f"GET {path} failed: {type(exc).__name__}: {_safe_reason(exc)}"
@@ -124,7 +126,7 @@ class Transport:
             )
         if _redirects >= _MAX_REDIRECTS:
             raise InvalidResponseError("too many redirects", path=path)
-        return await self.get(target, path, _redirects + 1)
+        return await self.get(target, path, timeout, _redirects + 1)
 
     def redact(self, body: bytes) -> bytes:
         """``body`` with the token blanked out, before any of it is quoted in an exception.
