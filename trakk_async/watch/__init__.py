@@ -76,7 +76,10 @@ project's baseline is delivered, also across a restart during the first pass (pr
 baselined before the stop keep their baseline, the others get theirs after the
 restart). A report completed before its project's baseline is part of the baseline, not
 an event; ``emit_baselines=True`` delivers each project's newest completed report as a
-``baseline=True`` event instead.
+``baseline=True`` event instead. The first pass counts in the limiter's windows like any
+request: one that used most of the hourly limit (1,000 projects and more at the default
+limits) leaves the watcher, and every other user of the token, waiting for that window,
+so the bounds above hold from one window (an hour) after the first pass.
 
 **Delivery.** One event per completed report, oldest first when one look finds several;
 ``previous_*`` chain through them. An event's state is committed when you come back for

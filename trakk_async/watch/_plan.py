@@ -137,7 +137,9 @@ class WatchPlan:
             "per-project", which does not use the rows.
         first_pass: the first pass (the listing, then one request per project without
             a checkpoint record) runs at the limiter's full pace: this many seconds at
-            best, through the limiter's windows, when no project has a record yet.
+            best, through the limiter's windows, when no project has a record yet. Its
+            requests count in those windows: the bounds hold from one longest window
+            after it when it used most of that window's limit.
     """
 
     strategy: Strategy
