@@ -72,14 +72,14 @@ async def run(
 
         def complete(pid: int) -> Any:
             async def action() -> None:
-                before = (await h.rows()).get(pid)
-                if before is not None and before[0] is not None and before[1] != "completed":
+                before = await h.row(pid)
+                if before[0] is not None and before[1] != "completed":
                     # the row's report completes: the listing shows it
                     number = next(r.report_number for r in fake.reports(pid) if r.id == before[0])
                     report = fake.complete_report(pid, number)
                 else:  # the next report completes ahead of its month
                     report = fake.complete_report(pid, fake.start_next_report(pid))
-                after = (await h.rows()).get(pid)
+                after = await h.row(pid)
                 completed[report.id] = (vt.now, before != after)
 
             return action

@@ -61,9 +61,9 @@ class Scenario:
 
     def at(self, when: float, pid: int, action: Callable[[], list[int]]) -> None:
         async def run() -> None:
-            before = (await self.h.rows()).get(pid)
+            before = await self.h.row(pid)
             ids = action()
-            after = (await self.h.rows()).get(pid)
+            after = await self.h.row(pid)
             for rid in ids:
                 self.completed[rid] = (pid, self.h.vt.now)
                 if before != after:

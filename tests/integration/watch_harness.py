@@ -72,6 +72,12 @@ class Harness:
         """The projects a watcher of every project follows: listed, not ended."""
         return [p for p in self.fake.project_ids() if self.fake.world.projects[p].status != "ended"]
 
+    async def row(self, pid: int) -> tuple[Any, ...]:
+        """One project's listing row as the fake serves it now (its ``latest_report_*``,
+        which the project detail repeats; read outside the watcher's rate limit)."""
+        project = await self.side.projects.get(pid)
+        return (project.latest_report_id, str(project.latest_report_status))
+
     async def rows(self) -> dict[int, tuple[Any, ...]]:
         """Each project's listing row as the fake serves it now (read by the side client,
         outside the watcher's rate limit)."""

@@ -7,7 +7,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self, TypeVar
 
@@ -19,10 +19,11 @@ from trakk_async._core.errors import (
     InvalidResponseError,
     RateLimitError,
 )
-from trakk_async._protocol.schedule import WATCH_BACKOFF, Pacer
+from trakk_async._protocol.schedule import Pacer
 from trakk_async.watch._checkpoint import Checkpoint, MemoryCheckpoint
 from trakk_async.watch._events import ReportAdvanced, WatchStats
 from trakk_async.watch._handling import DeadLetter, Handler, handle_events
+from trakk_async.watch._ledger import Ledger
 from trakk_async.watch._plan import (
     DEFAULT_RECONCILE_SHARE,
     PAGE_SIZE,
@@ -91,13 +92,11 @@ class ReportWatcher:
         self._ids = None if project_ids is None else tuple(sorted(set(project_ids)))
         if self._ids is not None and any(type(p) is not int or p < 1 for p in self._ids):
             raise ValueError("project_ids must be positive ints")
-        self._checkpoint: Checkpoint = checkpoint if checkpoint is not None else MemoryCheckpoint()
         self._budget = check_budget(budget)
         self._strategy = resolve_strategy(strategy)
         self._shard = None if shard is None else check_shard(shard)
         self._emit_baselines = emit_baselines
         self._share = check_share(reconcile_share)
-        self._outage = float(checkpoint_outage)
         self._clock = _clock or time.monotonic
         self._sleep: Sleep = _sleep or asyncio.sleep
         self._random = _random or random.random
@@ -107,15 +106,19 @@ class ReportWatcher:
         self._plan: WatchPlan | None = None
         self._events: deque[tuple[ReportAdvanced, Seen]] = deque()
         self._delivered: tuple[int, Seen] | None = None
-        # Under this checkpoint key the watcher keeps its mark: the project of the event
-        # it hands out (one key per shard, so workers sharing a store keep theirs apart).
-        self._mark_key = 0 if self._shard is None else -self._shard[0]
-        self._marked: int | None = None
+        self._ledger = Ledger(
+            checkpoint if checkpoint is not None else MemoryCheckpoint(),
+            outage=float(checkpoint_outage),
+            shard=self._shard,
+            clock=self._clock,
+            sleep=self._sleep,
+            random=self._random,
+        )
         self._started_at = 0.0
         self._closed = False
         self._error: BaseException | None = None
         self._counts = dict.fromkeys(
-            ("requests", "page", "baseline", "confirm", "reconcile", "failures", "checkpoint"),
+            ("requests", "page", "baseline", "confirm", "reconcile", "failures"),
             0,
         )
         self._counts["events"] = 0
@@ -185,7 +188,7 @@ class ReportWatcher:
             confirmations=counts["confirm"],
             reconciliations=counts["reconcile"],
             failures=counts["failures"],
-            checkpoint_failures=counts["checkpoint"],
+            checkpoint_failures=self._ledger.failures,
             events=counts["events"],
             listing_passes=tracker.listing_passes if tracker else 0,
             sweeps=tracker.cycles if tracker else 0,
@@ -291,13 +294,10 @@ class ReportWatcher:
             await self._step()
             if self._closed:
                 raise StopAsyncIteration
-        pid = self._events[0][0].project_id
-        if pid != self._marked:
-            # A restarted watcher looks at this project first: should this event be
-            # delivered again, it comes before any other, so at any time at most one
-            # delivered event is uncommitted.
-            await self._store({self._mark_key: Seen(pid, None)})
-            self._marked = pid
+        # A restarted watcher looks at this project first: should this event be delivered
+        # again, it comes before any other, so at any time at most one delivered event is
+        # uncommitted.
+        await self._ledger.mark(self._events[0][0].project_id)
 
     async def _guard(self, work: Awaitable[T]) -> T:
         """Run ``work``; an error that ends the stream (401, checkpoint gone) is kept."""
@@ -314,58 +314,13 @@ class ReportWatcher:
     async def _commit_delivered(self) -> None:
         if self._delivered is not None:
             pid, state = self._delivered
-            await self._store({pid: state})
+            await self._ledger.save({pid: state})
             self._delivered = None
-
-    async def _store(self, records: Mapping[int, Seen]) -> None:
-        await self._with_checkpoint("save", lambda: self._checkpoint.save(records))
-
-    async def _with_checkpoint(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
-        """``operation`` on the checkpoint, retried with backoff while it fails, for up to
-        ``checkpoint_outage`` seconds; then :class:`CheckpointError`."""
-        failing_since: float | None = None
-        attempt = 0
-        while True:
-            try:
-                result = await operation()
-            except Exception as error:
-                now = self._clock()
-                failing_since = now if failing_since is None else failing_since
-                self._counts["checkpoint"] += 1
-                down = now - failing_since
-                if down >= self._outage:
-                    raise CheckpointError(
-                        f"the checkpoint could not {what} for {down:.0f}s "
-                        f"({type(error).__name__}: {error}); the watch stops, nothing "
-                        "committed is lost",
-                        seconds=down,
-                    ) from error
-                delay = min(WATCH_BACKOFF.delay(attempt, self._random), self._outage - down)
-                logger.warning(
-                    "report watcher: checkpoint %s failed (%s: %s); retry in %.1fs",
-                    what,
-                    type(error).__name__,
-                    error,
-                    delay,
-                )
-                attempt += 1
-                await self._sleep(delay)
-                continue
-            if failing_since is not None:
-                logger.warning(
-                    "report watcher: checkpoint %s works again after %.1fs",
-                    what,
-                    self._clock() - failing_since,
-                )
-            return result
 
     # ------------------------------------------------------------------ the work
 
     async def _start(self) -> None:
-        stored = await self._with_checkpoint("load", self._checkpoint.load)
-        mark = stored.get(self._mark_key)
-        self._marked = None if mark is None else mark.report_id
-        records = {pid: seen for pid, seen in stored.items() if pid > 0}
+        records = await self._ledger.load()
         self._started_at = self._clock()
         tracker = Tracker(
             strategy=self._strategy,
@@ -375,7 +330,7 @@ class ReportWatcher:
             share=self._share,
             park_seconds=longest_window(self._windows())[1],
             random=self._random,
-            resume=self._marked,
+            resume=self._ledger.marked,
         )
         if tracker.lists:
             self._pager = self._client.projects.list(per_page=PAGE_SIZE)
@@ -511,7 +466,7 @@ class ReportWatcher:
                 )
                 self._events.append((event, state))  # committed once handled
             else:
-                await self._store({pid: state})  # a baseline is committed at once
+                await self._ledger.save({pid: state})  # a baseline is committed at once
             tracker.looked(pid, state)
             return
         completions, state = next_look(record, reports)
@@ -524,5 +479,5 @@ class ReportWatcher:
             )
             self._events.append((event, completion.after))
         if not completions and state != record:
-            await self._store({pid: state})  # only the record shrank
+            await self._ledger.save({pid: state})  # only the record shrank
         tracker.looked(pid, state)
