@@ -27,6 +27,7 @@ from trakk_async._models.objects import (
     Page,
     PageLinks,
     PageMeta,
+    ProjectLinks,
     ProjectSummary,
     Report,
 )
@@ -143,6 +144,16 @@ def report_model(pid: int, rep: Rep) -> Report:
     )
 
 
+def links_of(pid: int) -> ProjectLinks:
+    """A listing item's ``links`` (relative paths, as documented), whichever of them the
+    model has."""
+    paths = {
+        "latest_report": f"/api/v1/projects/{pid}/reports/latest",
+        "last_generated_report": f"/api/v1/projects/{pid}/reports/last-generated",
+    }
+    return ProjectLinks(**{f.name: paths[f.name] for f in attrs.fields(ProjectLinks)})
+
+
 def summary_model(world: World, pid: int) -> ProjectSummary:
     row = world.row(pid)
     return ProjectSummary(
@@ -154,6 +165,7 @@ def summary_model(world: World, pid: int) -> ProjectSummary:
         latest_report_id=None if row is None else row.id,
         latest_report_number=None if row is None else row.number,
         latest_report_status=None if row is None else row.status,
+        links=links_of(pid),
     )
 
 
