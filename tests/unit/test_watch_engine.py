@@ -263,6 +263,26 @@ async def test_stop_and_restart_repeats_at_most_the_last_event(seed: int) -> Non
     assert delivered == expected  # nothing lost
 
 
+async def test_an_event_left_in_flight_comes_first_after_a_restart() -> None:
+    """Without the mark, an event left uncommitted by one stop waited for its project's
+    turn behind new events; a second stop in that time left two uncommitted, and both
+    came again (the "two events repeated" of the old watcher)."""
+    world, vt = World(10), VirtualTime()
+    store = MemoryCheckpoint()
+    first = make_watcher(world, vt, checkpoint=store, project_ids=range(1, 11))
+    await first.start()
+    late = world.complete(9)  # project 9: late in the order of looks
+    assert (await anext(first)).report.id == late.id  # stopped while handling it
+    early = world.complete(1)  # project 1: first in the order of looks
+    second = make_watcher(world, vt, checkpoint=store, project_ids=range(1, 11))
+    assert (await anext(second)).report.id == late.id  # the one in flight, first
+    assert (await anext(second)).report.id == early.id  # stopped while handling this one
+    third = make_watcher(world, vt, checkpoint=store, project_ids=range(1, 11))
+    assert (await anext(third)).report.id == early.id  # only the last one again
+    world.complete(5)
+    assert (await anext(third)).report.id != late.id
+
+
 # ---------------------------------------------------------------- the checkpoint store
 
 
