@@ -406,6 +406,18 @@ async def test_401_ends_the_stream_403_sets_one_project_aside() -> None:
         await anext(watcher)
 
 
+async def test_a_project_answering_a_body_of_the_wrong_shape_is_set_aside() -> None:
+    world, vt = World(4), VirtualTime()
+    world.malformed.add(3)
+    watcher = make_watcher(world, vt, project_ids=range(1, 5))
+    await ready(watcher)
+    assert watcher.stats.parked == 1
+    done = world.complete(2)
+    assert (await anext(watcher)).report.id == done.id
+    # set aside for an hour, not asked again every slot meanwhile
+    assert world.requests.count("/projects/3/reports") == 1
+
+
 async def test_transient_errors_are_retried() -> None:
     world, vt = World(4), VirtualTime()
     watcher = make_watcher(world, vt, project_ids=range(1, 5))

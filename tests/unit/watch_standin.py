@@ -19,6 +19,7 @@ import attrs
 from trakk_async._core.errors import (
     AuthenticationError,
     InternalServerError,
+    InvalidResponseError,
     NotFoundError,
     PermissionDeniedError,
 )
@@ -80,6 +81,7 @@ class World:
         self.frozen: dict[int, Rep | None] = {}
         self.requests: list[str] = []
         self.forbidden: set[int] = set()
+        self.malformed: set[int] = set()
         self.revoked = False
         self.fail_next = 0
 
@@ -205,6 +207,8 @@ class StandInReports:
         self.world.check(path)
         if pid in self.world.forbidden:
             raise PermissionDeniedError("no", status=403, code="forbidden", path=path)
+        if pid in self.world.malformed:
+            raise InvalidResponseError("expected int @ $.data[0].id", status=200, path=path)
         if pid not in self.world.reports:
             raise NotFoundError("gone", status=404, code="not_found", path=path)
         items = [report_model(pid, r) for r in reversed(self.world.reports[pid])]

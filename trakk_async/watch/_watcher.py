@@ -17,8 +17,8 @@ from trakk_async._core.errors import (
     AuthenticationError,
     CheckpointError,
     InvalidResponseError,
-    RateLimitError,
 )
+from trakk_async._protocol.core import is_retryable
 from trakk_async._protocol.schedule import Pacer
 from trakk_async.watch._checkpoint import Checkpoint, MemoryCheckpoint
 from trakk_async.watch._events import ReportAdvanced, WatchStats
@@ -415,14 +415,11 @@ class ReportWatcher:
         except AuthenticationError:
             raise
         except (APIError, APIConnectionError, InvalidResponseError) as error:
-            # 5xx, 429, timeouts and garbled bodies pass; a 403 or 404 for one project
-            # will not, so that project is set aside for a while instead.
-            permanent = (
-                isinstance(error, APIError)
-                and 400 <= error.status < 500
-                and not isinstance(error, RateLimitError)
-                and job.kind != "page"
-            )
+            # What the client's retry policy would send again (5xx, 429, timeouts, a body
+            # cut short) is retried with backoff; a project whose answer will not change
+            # (403, 404, a body of the wrong shape) is set aside for a while. A listing
+            # page is always retried: the watch cannot do without it.
+            permanent = job.kind != "page" and not is_retryable(error)
             self._failed(tracker, job, permanent, error)
         except BaseException:
             tracker.requeue(job)  # cancelled: the same request goes first next time
