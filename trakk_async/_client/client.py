@@ -25,11 +25,15 @@ from trakk_async._models.objects import Me
 from trakk_async._protocol.core import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    MESSAGE_CHARS,
     TOKEN_ENV,
     RetryPolicy,
     build_url,
     check_api_path,
     check_timeout,
+    check_token,
+    clip,
     error_for_status,
     excerpt,
     normalize_base_url,
@@ -106,6 +110,15 @@ class TrakkClient:
             :class:`TokenBucketLimiter` (60/minute and 1,000/hour) when not given.
         session: an ``aiohttp.ClientSession`` to borrow; it is never closed by the client.
             Without one the client creates (and closes) its own.
+        max_response_bytes: the largest response body accepted, counted on the wire and
+            again after decompression (64 MiB by default: twice a content report of 1,000
+            keywords); a larger one raises :class:`ResponseTooLargeError` (not retried)
+            without being read further.
+        trust_env: take a proxy from ``HTTPS_PROXY`` / ``HTTP_PROXY`` (or lowercase)
+            unless ``NO_PROXY`` lists the host, with the proxy's credentials from its URL
+            or ``~/.netrc`` (never credentials for Trakk: the token is the only one sent
+            there). ``False`` always connects directly. A borrowed ``session`` keeps its
+            own setting.
     """
 
     __slots__ = (
@@ -142,6 +155,8 @@ class TrakkClient:
         max_retries: int = 3,
         rate_limiter: RateLimiter | None = None,
         session: aiohttp.ClientSession | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        trust_env: bool = True,
         _sleep: Sleep | None = None,
         _random: Callable[[], float] | None = None,
     ) -> None:
@@ -151,21 +166,32 @@ class TrakkClient:
             raise ConfigurationError(
                 f"no Trakk API token: pass TrakkClient(token=...) or set {TOKEN_ENV}"
             )
-        if not isinstance(token, str) or not token.strip() or any(c in token for c in "\r\n"):
-            raise ConfigurationError("the Trakk API token must be a non-empty single-line str")
+        token = check_token(token)
         try:
             timeout = check_timeout(timeout)
         except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
+            message = str(exc)
+        else:
+            message = ""
+        if message:
+            raise ConfigurationError(message)  # outside the except: nothing chained
         if type(max_retries) is not int or max_retries < 0:
             raise ConfigurationError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        if type(max_response_bytes) is not int or max_response_bytes < 1:
+            raise ConfigurationError(
+                f"max_response_bytes must be an int >= 1, got {max_response_bytes!r}"
+            )
+        if type(trust_env) is not bool:
+            raise ConfigurationError(f"trust_env must be True or False, got {trust_env!r}")
         self._base_url = normalize_base_url(
             base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         )
         self._transport = Transport(
-            token.strip(),
+            token,
             timeout=timeout,
             user_agent=f"trakk-async/{__version__}",
+            max_response_bytes=max_response_bytes,
+            trust_env=trust_env,
             session=session,
         )
         self._limiter: RateLimiter = (
@@ -334,11 +360,13 @@ class TrakkClient:
                     try:
                         body = orjson.loads(content)
                     except orjson.JSONDecodeError:
-                        failure = undecodable(200, transport.redact(content), path)
+                        pass
                     else:
                         if self._listeners:
                             self._notify(path, attempt, 200, None, elapsed, None)
                         break
+                    # Built outside the except: the JSONDecodeError holds the whole body.
+                    failure = undecodable(200, content, path, transport.redact)
                 else:
                     failure = self._status_error(status, headers, content, path)
             delay = self._policy.delay(failure, attempt, self._random)
@@ -361,8 +389,10 @@ class TrakkClient:
         try:
             return structure(body)
         except _converter.ResponseShapeError as exc:
-            quoted = excerpt(transport.redact(orjson.dumps(body)))
-            raise InvalidResponseError(str(exc), status=200, excerpt=quoted, path=path) from None
+            # It may quote a value of the body: redacted like the excerpt.
+            detail = clip(str(exc), MESSAGE_CHARS, transport.redact)
+        quoted = excerpt(orjson.dumps(body), transport.redact)
+        raise InvalidResponseError(detail, status=200, excerpt=quoted, path=path)
 
     async def get_json(
         self,
@@ -427,7 +457,7 @@ class TrakkClient:
         self, status: int, headers: Mapping[str, str], body: bytes, path: str
     ) -> TrakkError:
         if status >= 400:
-            return error_for_status(status, headers, self._transport.redact(body), path)
+            return error_for_status(status, headers, body, path, redact=self._transport.redact)
         return InvalidResponseError(f"unexpected status {status}", status=status, path=path)
 
 

@@ -1,10 +1,10 @@
 """The ``trakk`` group: global options, running a command's work, errors and broken pipes.
 
-Global options (``--token``, ``--base-url``, ``--rate-limit``, ``-v``) are accepted before
-the subcommand and after it (``trakk me -v``): :class:`TrakkGroup` adds the same options,
-without their environment variables, to every subcommand it registers, and each given
-value is folded into one :class:`Settings` (after the subcommand wins; ``--rate-limit``
-values add up).
+Global options (``--token``, ``--base-url``, ``--rate-limit``, ``--no-env-proxy``, ``-v``)
+are accepted before the subcommand and after it (``trakk me -v``): :class:`TrakkGroup`
+adds the same options, without their environment variables, to every subcommand it
+registers, and each given value is folded into one :class:`Settings` (after the
+subcommand wins; ``--rate-limit`` values add up).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from rich.console import Console
 
 from trakk_async._client.client import TrakkClient
 from trakk_async._core.errors import ConfigurationError, TrakkError
+from trakk_async._core.redact import redact
 from trakk_async._protocol.core import BASE_URL_ENV, TOKEN_ENV
 from trakk_async.cli._feedback import LogLine, StatusLine, WaitSink, WaitStatus
 from trakk_async.ratelimit import TokenBucketLimiter
@@ -32,10 +33,11 @@ from trakk_async.ratelimit import TokenBucketLimiter
 class Settings:
     """The global options, wherever they were given."""
 
-    token: str | None = None
+    token: str | None = attrs.field(default=None, repr=False)
     base_url: str | None = None
     verbose: bool = False
     windows: tuple[tuple[int, float], ...] = ()
+    no_env_proxy: bool = False
 
 
 class TrakkConsole(Console):
@@ -107,6 +109,13 @@ def global_options(*, on_group: bool) -> list[click.Option]:
             **common,
         ),
         click.Option(
+            ["--no-env-proxy"],
+            is_flag=True,
+            help="Connect directly, ignoring HTTP(S)_PROXY (honoured by default).",
+            **env("TRAKK_NO_ENV_PROXY"),
+            **common,
+        ),
+        click.Option(
             ["--verbose", "-v"],
             is_flag=True,
             help="Log every request, and every wait longer than 2s, to stderr.",
@@ -172,9 +181,9 @@ def _stdout_to_devnull() -> None:
 
 
 def fail(message: str, token: str | None = None) -> NoReturn:
-    """Exit 1 with one line on stderr, never the token."""
-    if token:
-        message = message.replace(token, "***")
+    """Exit 1 with one line on stderr, never the token (in any spelling)."""
+    if token:  # the SDK's errors are clean already; an OSError's text is not ours
+        message = redact(message, token)
     click.echo(f"trakk: error: {message}", err=True)
     raise SystemExit(1)
 
@@ -227,6 +236,7 @@ def run_with_client(ctx: click.Context, work: Work, **client: Any) -> None:
     async def body() -> int | None:
         if settings.windows:
             client.setdefault("rate_limiter", TokenBucketLimiter(windows=settings.windows))
+        client.setdefault("trust_env", not settings.no_env_proxy)
         async with (
             TrakkClient(settings.token, base_url=settings.base_url, **client) as c,
             WaitStatus(c, wait_sinks(settings.verbose)) as waits,

@@ -51,7 +51,10 @@ async def run_demo(
     async with FakeTrakk.running(seed=seed, projects=30, rate_limits=DEMO_LIMITS) as fake:
         limiter = TokenBucketLimiter(windows=DEMO_LIMITS)
         async with (
-            TrakkClient(fake.token, base_url=fake.base_url, rate_limiter=limiter) as c,
+            # Directly: the fake is on this machine, whatever HTTP_PROXY says.
+            TrakkClient(
+                fake.token, base_url=fake.base_url, rate_limiter=limiter, trust_env=False
+            ) as c,
             WaitStatus(c, wait_sinks) as waits,
         ):
             console.print(f"Fake Trakk serving at {fake.base_url} (seed {seed})\n")
