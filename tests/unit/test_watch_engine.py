@@ -481,6 +481,9 @@ def test_estimate_before_starting() -> None:
         {"shard": (2, 2)},
         {"reconcile_share": 1.0},
         {"project_ids": [0]},
+        {"project_ids": ["7", 3]},
+        {"project_ids": "42"},
+        {"project_ids": [True]},
         {"checkpoint_outage": -1},
     ],
 )

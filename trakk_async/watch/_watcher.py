@@ -31,6 +31,7 @@ from trakk_async.watch._plan import (
     StrategyChoice,
     WatchPlan,
     check_budget,
+    check_project_ids,
     check_shard,
     check_share,
     in_shard,
@@ -89,9 +90,7 @@ class ReportWatcher:
         ):
             raise ValueError(f"checkpoint_outage must be seconds >= 0, got {checkpoint_outage!r}")
         self._client = client
-        self._ids = None if project_ids is None else tuple(sorted(set(project_ids)))
-        if self._ids is not None and any(type(p) is not int or p < 1 for p in self._ids):
-            raise ValueError("project_ids must be positive ints")
+        self._ids = check_project_ids(project_ids)
         self._budget = check_budget(budget)
         self._strategy = resolve_strategy(strategy)
         self._shard = None if shard is None else check_shard(shard)
