@@ -172,10 +172,6 @@ async def test_completions_of_every_kind_are_each_delivered_once_within_their_bo
         assert fake.stats().rate_limited == 0
 
 
-@pytest.mark.xfail(
-    reason="the fake's listing shows each project's newest report until issue 11 lands",
-    strict=True,
-)
 async def test_some_of_those_completions_were_hidden_from_the_listing() -> None:
     """The test above covers completions the listing does not show (run it first)."""
     if not hidden:

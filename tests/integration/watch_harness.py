@@ -73,18 +73,22 @@ class Harness:
         return [p for p in self.fake.project_ids() if self.fake.world.projects[p].status != "ended"]
 
     async def row(self, pid: int) -> tuple[Any, ...]:
-        """One project's listing row as the fake serves it now (its ``latest_report_*``,
-        which the project detail repeats; read outside the watcher's rate limit)."""
-        project = await self.side.projects.get(pid)
-        return (project.latest_report_id, str(project.latest_report_status))
+        """One project's listing row as the fake serves it now: its ``latest_report_*``,
+        which the project detail repeats (raw JSON, read outside the watcher's limit)."""
+        data = (await self.side.get_json(f"/projects/{pid}"))["data"]
+        return (data["latest_report_id"], str(data["latest_report_status"]))
 
     async def rows(self) -> dict[int, tuple[Any, ...]]:
-        """Each project's listing row as the fake serves it now (read by the side client,
-        outside the watcher's rate limit)."""
-        return {
-            p.id: (p.latest_report_id, str(p.latest_report_status))
-            async for p in self.side.projects.list()
-        }
+        """Every project's listing row as the fake serves it now."""
+        rows: dict[int, tuple[Any, ...]] = {}
+        page = 1
+        while True:
+            body = await self.side.get_json("/projects", {"page": str(page), "per_page": "100"})
+            for item in body["data"]:
+                rows[item["id"]] = (item["latest_report_id"], str(item["latest_report_status"]))
+            if page >= body["meta"]["last_page"]:
+                return rows
+            page += 1
 
 
 @asynccontextmanager
