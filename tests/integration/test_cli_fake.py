@@ -70,9 +70,7 @@ class FakeInThread:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[FakeInThread]:
-    # tidy until the tolerant reader lands (issue 12): `trakk keywords` and `trakk api` of
-    # /keywords fail on a realistic keyword without latest_position
-    server = FakeInThread(tidy=True)
+    server = FakeInThread()
     yield server
     server.close()
 

@@ -147,13 +147,11 @@ def report_model(pid: int, rep: Rep) -> Report:
 
 
 def links_of(pid: int) -> ProjectLinks:
-    """A listing item's ``links`` (relative paths, as documented), whichever of them the
-    model has."""
-    paths = {
-        "latest_report": f"/api/v1/projects/{pid}/reports/latest",
-        "last_generated_report": f"/api/v1/projects/{pid}/reports/last-generated",
-    }
-    return ProjectLinks(**{f.name: paths[f.name] for f in attrs.fields(ProjectLinks)})
+    """A listing item's ``links``: relative paths, as documented."""
+    return ProjectLinks(
+        latest_report=f"/api/v1/projects/{pid}/reports/latest",
+        last_generated_report=f"/api/v1/projects/{pid}/reports/last-generated",
+    )
 
 
 def summary_model(world: World, pid: int) -> ProjectSummary:
