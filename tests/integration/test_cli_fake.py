@@ -301,7 +301,9 @@ def test_watch_exec_failure_is_not_checkpointed(
     assert ok.exit_code == 0, ok.output
     assert lines(ok) == [event | {"detected_at": lines(ok)[0]["detected_at"]}]
     assert orjson.loads(out.read_bytes())["report"]["id"] == new_id
-    assert _checkpointed(db, pid) == Seen(new_id, event["report"]["report_number"])
+    record = _checkpointed(db, pid)
+    assert record is not None
+    assert (record.report_id, record.report_number) == (new_id, event["report"]["report_number"])
 
 
 def test_verbose_logs_requests_without_the_token(fake: FakeTrakk) -> None:

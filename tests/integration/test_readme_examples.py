@@ -73,22 +73,7 @@ BLOCKS: Final = readme_blocks(README.read_text(encoding="utf-8"))
 
 #: Blocks that cannot pass a check yet: block id -> check ("runs", "mypy") -> reason.
 #: ``run=False`` blocks would wait for an event the fake cannot produce yet.
-PENDING: Final[dict[str, dict[str, tuple[str, bool]]]] = {
-    "waiting-for-a-report": {
-        "runs": (
-            "the trakk-fake started here does not advance reports (with --advance 1, from "
-            "issue 11, this example took 34 s); wait_for_completion is reworked in issue 17",
-            False,
-        ),
-    },
-    "watching-every-project": {
-        "runs": (
-            "no event from the trakk-fake started here (with --advance 1, from issue 11, the "
-            "first event took 168 s at Trakk's limits); the watcher is rewritten in issue 17",
-            False,
-        ),
-    },
-}
+PENDING: Final[dict[str, dict[str, tuple[str, bool]]]] = {}
 
 
 def params(check: str) -> list[object]:

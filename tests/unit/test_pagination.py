@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from tests.structuring import TIDY
 from tests.unit.support import make_client, sent, url
 from trakk_async import NotFoundError, Page, ProjectPager
-from trakk_async._client.pager import MAX_PAGES_WITHOUT_META
 from trakk_async._models.converter import structure_page
+from trakk_async._protocol.paging import MAX_PAGES_WITHOUT_META
 
 
 def project(pid: int) -> dict[str, Any]:

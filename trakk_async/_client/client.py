@@ -305,19 +305,26 @@ class TrakkClient:
         *,
         checkpoint: Checkpoint | None = None,
         budget: float = 0.5,
-        strategy: Literal["auto", "last-generated", "listing"] = "auto",
+        strategy: Literal["auto", "per-project", "listing", "last-generated"] = "auto",
         shard: tuple[int, int] | None = None,
         emit_baselines: bool = False,
+        reconcile_share: float = 0.5,
+        checkpoint_outage: float = 60.0,
     ) -> ReportWatcher:
-        """Watch projects for newly generated reports: an async iterator of ``ReportAdvanced``.
+        """Watch projects for completed reports: an async iterator of ``ReportAdvanced``.
 
-        ``project_ids=None`` watches every project of the token (re-listed periodically);
-        ``checkpoint`` (``MemoryCheckpoint`` by default, ``SQLiteCheckpoint`` or
-        ``RedisCheckpoint`` to survive restarts) remembers what was seen; ``budget`` is the
-        share (0-1] of the limiter's longest window the watcher may spend; ``strategy`` is
-        ``"last-generated"``, ``"listing"`` or ``"auto"``; ``shard=(k, n)`` watches the
-        projects with ``id % n == k`` (several workers, one token). ``watcher.estimate(n)``
-        tells the sweep interval before starting::
+        One event per report that completes, exactly once (a restart repeats at most the
+        event delivered last). ``project_ids=None`` watches every project of the token
+        (re-listed, so new projects join and removed ones leave); ``checkpoint``
+        (``MemoryCheckpoint`` by default, ``SQLiteCheckpoint`` or ``RedisCheckpoint`` to
+        survive restarts) remembers what was seen; ``budget`` is the share (0-1] of the
+        limiter's longest window the watcher may spend after its first pass (which runs
+        at the limiter's pace); ``strategy`` is ``"auto"`` (= ``"per-project"``), or
+        ``"listing"`` with ``reconcile_share`` of its slots looking at every project in
+        turn; ``shard=(k, n)`` watches the projects with ``id % n == k`` (several workers,
+        one token); ``checkpoint_outage`` is how long a failing checkpoint is retried.
+        ``watcher.estimate(n)`` tells the bounds before starting (see
+        :mod:`trakk_async.watch`)::
 
             async with client.watch_reports(checkpoint=SQLiteCheckpoint("seen.db")) as w:
                 async for event in w:
@@ -334,6 +341,8 @@ class TrakkClient:
             strategy=strategy,
             shard=shard,
             emit_baselines=emit_baselines,
+            reconcile_share=reconcile_share,
+            checkpoint_outage=checkpoint_outage,
             _sleep=self._sleep,
         )
 

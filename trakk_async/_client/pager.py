@@ -1,10 +1,11 @@
 """Lazy iteration over the paged ``/projects`` listing.
 
 A :class:`ProjectPager` requests a page only when its consumer reaches it, prefetching at
-most the next one, so at most two pages are held at once. It stops at the last page
+most the next one, so at most two pages are held at once. Whether another page follows is
+the one paging rule of :mod:`trakk_async._protocol.paging`: it stops at the last page
 whatever the server leaves out (no ``meta``, no ``links``, an empty page, ``links.next``
-null) and cannot loop forever: a page that brings no project it has not yielded yet ends
-the iteration, as does passing the page count ``meta`` announced.
+null) and cannot loop forever (a page that brings no project it has not yielded yet ends
+the iteration, as does passing the page count ``meta`` announced).
 """
 
 from __future__ import annotations
@@ -13,14 +14,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from typing import Final
 
 from trakk_async._models.objects import Page, ProjectSummary
+from trakk_async._protocol.paging import has_next_page
 
 logger = logging.getLogger("trakk_async")
-
-#: A hard stop for servers that announce no page count at all.
-MAX_PAGES_WITHOUT_META: Final = 10_000
 
 FetchPage = Callable[[int], Awaitable[Page]]
 
@@ -67,6 +65,21 @@ class ProjectPager:
         finally:
             await walk.aclose()
 
+    async def page(self, number: int) -> Page:
+        """Request page ``number`` (1-based) alone: one request, no prefetch.
+
+        For walkers that pace their own requests (the report watcher); ask
+        :meth:`has_next` whether another page follows.
+        """
+        if type(number) is not int or number < 1:
+            raise ValueError(f"page number must be a positive int, got {number!r}")
+        return await self._fetch(number)
+
+    def has_next(self, page: Page, number: int, *, fresh: int) -> bool:
+        """Whether page ``number + 1`` follows page ``number`` (see :func:`has_next_page`);
+        ``fresh`` counts the page's projects not seen on earlier pages of the walk."""
+        return has_next_page(page, number, self._per_page, fresh=fresh)
+
     async def _walk(self) -> AsyncGenerator[tuple[Page, set[int]], None]:
         """Each page with the ids it shows for the first time (one set of ids in all)."""
         seen: set[int] = set()
@@ -77,7 +90,7 @@ class ProjectPager:
             while True:
                 new_ids = {p.id for p in page.items} - seen
                 seen |= new_ids
-                more = self._has_next(page, number) and bool(new_ids)
+                more = self.has_next(page, number, fresh=len(new_ids))
                 if page.items and not new_ids and number > 1:
                     logger.warning(
                         "page %d of /projects repeated only projects already seen; "
@@ -101,17 +114,3 @@ class ProjectPager:
                 pending.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await pending
-
-    def _has_next(self, page: Page, number: int) -> bool:
-        if not page.items:
-            return False
-        meta, links = page.meta, page.links
-        if links is not None and links.next is None:
-            return False
-        if meta is not None and meta.last_page is not None:
-            return number < meta.last_page
-        if links is None and meta is None:
-            # Nothing says whether more follow: a full page suggests so, and a wrong
-            # guess costs one request that comes back empty.
-            return len(page.items) >= self._per_page and number < MAX_PAGES_WITHOUT_META
-        return number < MAX_PAGES_WITHOUT_META

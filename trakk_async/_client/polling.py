@@ -1,9 +1,23 @@
-"""``wait_for_completion``: poll one report until it is completed, failed, or out of time.
+"""``wait_for_completion``: poll a project's reports until the awaited one completes.
 
-Built on the client's public API only. Every poll goes through the client's shared rate
-limiter. The interval follows the status: short while ``running`` (5 s, growing 1.5x per
-poll up to 60 s), long while ``pending`` (30 s up to 360 s), with +-10% jitter so many
-waiters do not poll in lockstep; a status change starts again from the short end.
+Built on the client's public API only: one ``GET /projects/{id}/reports`` per poll, through
+the client's shared rate limiter. That list shows every report with its status, so the
+wait does not depend on ``/reports/latest``, whose calendar rules can surface an old
+failed report for months.
+
+**The rule.** Without ``report_number``: the reports list is read when the wait starts;
+the wait returns the first report that becomes ``completed`` after that (several at one
+poll: the awaited one if it is among them, else the oldest). The *awaited* report is the
+one in progress (``running``; the earliest dated if several), else the next ``pending``
+one by ``date_to_create_texts`` (with none of either: a report that appears); if it turns
+``failed`` the wait raises :class:`ReportFailedError`. Other failed reports (an old one,
+a later pending one) do not end the wait. With ``report_number``: the newest report with
+that number in the list; ``completed`` returns it (at once if it already is), ``failed``
+raises.
+
+**The interval** follows the awaited report's status: short while ``running`` (5 s,
+growing 1.5x per poll up to 60 s), long otherwise (30 s up to 360 s), with +-10% jitter
+so many waiters do not poll in lockstep; a status change starts again from the short end.
 """
 
 from __future__ import annotations
@@ -12,10 +26,20 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Final
 
 from trakk_async._core.errors import NotFoundError, ReportFailedError, WaitTimeoutError
+from trakk_async._protocol.reports import (
+    FAILED,
+    PENDING,
+    RUNNING,
+    completed_ids,
+    completions_since,
+    is_completed,
+)
+from trakk_async._protocol.schedule import GrowingInterval
 
 if TYPE_CHECKING:
     from trakk_async._client.client import TrakkClient
@@ -39,7 +63,7 @@ JITTER: Final = 0.1
 DEFAULT_STUCK_AFTER: Final = 3600.0
 
 
-class PollSchedule:
+class PollSchedule(GrowingInterval):
     """The interval before the next poll, from the status just seen (pure, seeded jitter).
 
     ``next(status)`` returns the seconds to wait: the status's first interval when the
@@ -47,47 +71,74 @@ class PollSchedule:
     :data:`CAP_FACTOR` times the first; then jittered by +-:data:`JITTER`.
     """
 
-    __slots__ = ("_current", "_random", "_running", "_status")
+    __slots__ = ()
 
     def __init__(self, poll_interval: float | None, random: Callable[[], float]) -> None:
-        self._running = RUNNING_INTERVAL if poll_interval is None else poll_interval
-        self._random = random
-        self._status: str | None = None
-        self._current = 0.0
-
-    def first(self, status: str) -> float:
-        """The first interval for ``status``: short while running, longer otherwise."""
-        return self._running if status == "running" else self._running * PENDING_FACTOR
-
-    def next(self, status: str) -> float:
-        """Seconds to wait after a poll that saw ``status``."""
-        first = self.first(status)
-        if status != self._status:
-            self._status = status
-            self._current = first
-        else:
-            self._current = min(first * CAP_FACTOR, self._current * GROWTH)
-        return self._current * (1 - JITTER + 2 * JITTER * self._random())
+        running = RUNNING_INTERVAL if poll_interval is None else poll_interval
+        super().__init__(
+            lambda status: running if status == RUNNING else running * PENDING_FACTOR,
+            growth=GROWTH,
+            cap_factor=CAP_FACTOR,
+            jitter=JITTER,
+            random=random,
+        )
 
 
-def _status(report: Report) -> str:
-    return str(report.status)
+def awaited_report(reports: Sequence[Report]) -> Report | None:
+    """The report a wait without ``report_number`` follows (see the module docstring)."""
+    for status in (RUNNING, PENDING):
+        # The list is newest first: among equal dates the older report goes first.
+        candidates = [(i, r) for i, r in enumerate(reports) if str(r.status) == status]
+        if candidates:
+            return min(candidates, key=lambda ir: (_date_key(ir[1]), -ir[0]))[1]
+    return None
 
 
-async def _find(
-    client: TrakkClient, project_id: int, *, number: int | None, rid: int | None
-) -> Report:
-    """The newest report of a project with this number (or id), from the reports list."""
-    for report in await client.reports.list(project_id):
-        if (number is not None and report.report_number == number) or report.id == rid:
+def _date_key(report: Report) -> tuple[bool, date]:
+    day = report.date_to_create_texts
+    return (day is None, day or date.min)
+
+
+def _numbered(reports: Sequence[Report], project_id: int, number: int) -> Report:
+    """The newest report with this number, or NotFoundError."""
+    for report in reports:
+        if report.report_number == number:
             return report
-    what = f"report {number}" if number is not None else f"report id {rid}"
     raise NotFoundError(
-        f"{what} not found among the project's reports",
+        f"report {number} not found among the project's reports",
         status=404,
         code="not_found",
         path=f"/projects/{project_id}/reports",
     )
+
+
+class _NextCompletion:
+    """The rule without ``report_number``: state from one poll to the next."""
+
+    def __init__(self, reports: Sequence[Report]) -> None:
+        self._take(reports)
+
+    def _take(self, reports: Sequence[Report]) -> None:
+        self.known = completed_ids(reports)
+        self.listed = frozenset(r.id for r in reports)
+        self.awaited = awaited_report(reports)
+
+    def judge(self, reports: Sequence[Report]) -> Report | None:
+        """The completed report to return, or None to go on; raises on a failure of
+        the awaited report (with none awaited: of a report new since the last poll)."""
+        done = completions_since(self.known, reports)
+        if done:
+            awaited_id = None if self.awaited is None else self.awaited.id
+            return next((r for r in done if r.id == awaited_id), done[0])
+        failed = [r for r in reports if str(r.status) == FAILED]
+        if self.awaited is not None:
+            failed = [r for r in failed if r.id == self.awaited.id]
+        else:
+            failed = [r for r in failed if r.id not in self.listed]
+        if failed:
+            raise ReportFailedError(failed[-1])
+        self._take(reports)
+        return None
 
 
 async def wait_for_completion(
@@ -102,13 +153,11 @@ async def wait_for_completion(
     _sleep: Sleep | None = None,
     _random: Callable[[], float] | None = None,
 ) -> Report:
-    """Poll until a report is ``completed`` and return it.
+    """Poll until the awaited report is ``completed`` and return it (module docstring).
 
-    Without ``report_number`` it follows ``/reports/latest`` (if that moves on to another
-    report, the one it was following is looked up in the reports list); with it, the newest
-    report with that number in the reports list. ``failed`` raises
-    :class:`ReportFailedError`; no completion within ``timeout`` seconds raises
-    :class:`WaitTimeoutError`; a 404 (no report at all) raises :class:`NotFoundError`. A
+    ``failed`` (of the awaited report) raises :class:`ReportFailedError`; no completion
+    within ``timeout`` seconds raises :class:`WaitTimeoutError`; a project that does not
+    exist (or a ``report_number`` it does not have) raises :class:`NotFoundError`. A
     report that stays in one status longer than ``stuck_after`` seconds is logged at
     WARNING once (logger ``"trakk_async"``). Cancelling the awaiting task stops at once.
     """
@@ -121,23 +170,10 @@ async def wait_for_completion(
     schedule = PollSchedule(poll_interval, _random or random.random)
     started = clock()
     deadline = None if timeout is None else started + timeout
+    rule: _NextCompletion | None = None
     following: Report | None = None
     status_since = started
     warned = False
-
-    async def poll() -> Report:
-        nonlocal following
-        if report_number is not None:
-            return await _find(client, project_id, number=report_number, rid=None)
-        latest = await client.reports.latest(project_id)
-        if following is not None and latest.id != following.id:
-            # /latest moved on (e.g. the report we followed completed outside the current
-            # month): ask the list how the one we followed ended.
-            try:
-                return await _find(client, project_id, number=None, rid=following.id)
-            except NotFoundError:
-                return latest
-        return latest
 
     while True:
         # A request may not outlive the deadline (on the real clock only: an injected
@@ -145,34 +181,52 @@ async def wait_for_completion(
         remaining = None if deadline is None or _clock is not None else deadline - clock()
         try:
             async with asyncio.timeout(remaining if remaining and remaining > 0 else None):
-                report = await poll()
+                reports = (await client.reports.list(project_id)).items
         except TimeoutError as exc:
             if deadline is not None and clock() >= deadline:
                 raise _timeout_error(project_id, report_number, timeout, following) from exc
             raise
-        status = _status(report)
-        if status == "completed":
-            return report
-        if status == "failed":
-            raise ReportFailedError(report)
+        current: Report | None
+        if report_number is not None:
+            current = _numbered(reports, project_id, report_number)
+            if is_completed(current):
+                return current
+            if str(current.status) == FAILED:
+                raise ReportFailedError(current)
+        elif rule is None:
+            rule = _NextCompletion(reports)
+            current = rule.awaited
+        else:
+            done = rule.judge(reports)
+            if done is not None:
+                return done
+            current = rule.awaited
         now = clock()
         if deadline is not None and now >= deadline:
-            raise _timeout_error(project_id, report_number, timeout, report)
-        if following is None or report.id != following.id or _status(following) != status:
+            raise _timeout_error(project_id, report_number, timeout, current)
+        if (
+            current is None
+            or following is None
+            or (current.id, str(current.status))
+            != (
+                following.id,
+                str(following.status),
+            )
+        ):
             status_since, warned = now, False
-        following = report
-        if not warned and now - status_since > stuck_after:
+        following = current
+        if current is not None and not warned and now - status_since > stuck_after:
             warned = True
             logger.warning(
                 "report %s (id %s) of project %d has been %s for %.0fs (date_to_create_texts %s)",
-                report.report_number,
-                report.id,
+                current.report_number,
+                current.id,
                 project_id,
-                status,
+                current.status,
                 now - status_since,
-                getattr(report, "date_to_create_texts", None),
+                current.date_to_create_texts,
             )
-        delay = schedule.next(status)
+        delay = schedule.next(PENDING if current is None else str(current.status))
         if deadline is not None:
             delay = min(delay, max(0.0, deadline - now))
         await sleep(delay)
@@ -181,8 +235,11 @@ async def wait_for_completion(
 def _timeout_error(
     project_id: int, number: int | None, timeout: float | None, last: Report | None
 ) -> WaitTimeoutError:
-    what = f"report {number}" if number is not None else "the latest report"
-    seen = f"; last status {_status(last)!r}" if last is not None else ""
-    return WaitTimeoutError(
-        f"{what} of project {project_id} did not complete within {timeout:g}s{seen}"
+    what = f"report {number}" if number is not None else "no report"
+    verb = "did not complete" if number is not None else "completed"
+    seen = (
+        f"; report {last.report_number} (id {last.id}) was {str(last.status)!r}"
+        if last is not None
+        else ""
     )
+    return WaitTimeoutError(f"{what} of project {project_id} {verb} within {timeout:g}s{seen}")

@@ -145,17 +145,22 @@ class Reports(_Resource):
         poll_interval: float | None = None,
         stuck_after: float = DEFAULT_STUCK_AFTER,
     ) -> Report:
-        """Poll until a report is ``completed`` and return it.
+        """Poll the project's reports list until the awaited report completes; return it.
 
-        Without ``report_number`` it follows ``/reports/latest``; with it, that report in
-        the reports list. The interval follows the status (shorter while ``running``,
-        longer while ``pending``, growing with jitter to a cap; ``poll_interval`` sets the
-        running interval) and every poll goes through the client's rate limiter.
+        Without ``report_number``: the next report to complete from now (the one in
+        progress, else the next pending one by date, or any other that completes first);
+        an old failed report does not end the wait, a failure of the awaited report
+        raises :class:`ReportFailedError`. With ``report_number``: the newest report with
+        that number (returned at once if it is completed already). One request per poll,
+        through the client's rate limiter; the interval follows the status (shorter while
+        ``running``, longer while ``pending``, growing with jitter to a cap;
+        ``poll_interval`` sets the running interval).
 
-        Raises :class:`ReportFailedError` (carrying the report) when it fails,
-        :class:`WaitTimeoutError` (also a ``TimeoutError``) after ``timeout`` seconds, and
-        :class:`NotFoundError` when there is no such report. A report stuck in one status
-        longer than ``stuck_after`` seconds is logged at WARNING. Cancelling stops at once::
+        Raises :class:`ReportFailedError` (carrying the report) when the awaited report
+        fails, :class:`WaitTimeoutError` (also a ``TimeoutError``) after ``timeout``
+        seconds, and :class:`NotFoundError` for an unknown project or report number. A
+        report stuck in one status longer than ``stuck_after`` seconds is logged at
+        WARNING. Cancelling stops at once::
 
             report = await client.reports.wait_for_completion(42, timeout=3600)
         """

@@ -18,7 +18,8 @@ Every exception the SDK raises on purpose derives from :class:`TrakkError`::
     ├── APIConnectionError          the request never got an answer
     │   └── APITimeoutError             ... because it timed out (also a TimeoutError)
     ├── WaitTimeoutError            a wait for a report ran out of time (also a TimeoutError)
-    └── ReportFailedError           a report that was waited for ended as ``failed``
+    ├── ReportFailedError           a report that was waited for ended as ``failed``
+    └── CheckpointError             a report watcher's checkpoint store stayed unavailable
 
 Nothing reachable from these exceptions holds the API token: messages are built only
 from the status, the error envelope's code and message, the request path and a short body
@@ -38,6 +39,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CheckpointError",
     "ConfigurationError",
     "InternalServerError",
     "InvalidResponseError",
@@ -236,3 +238,24 @@ class ReportFailedError(TrakkError):
         number = getattr(report, "report_number", "?")
         project = getattr(report, "project_id", "?")
         super().__init__(f"report {number} of project {project} failed")
+
+
+class CheckpointError(TrakkError):
+    """A report watcher's checkpoint store kept failing for longer than the watcher
+    rides out (``checkpoint_outage`` seconds), so the stream of events ends.
+
+    Nothing committed before is lost: a watcher started again on the same checkpoint
+    delivers again at most the event delivered last. The store's own last exception is
+    the ``__cause__``; ``seconds`` is how long the store had been failing.
+    """
+
+    def __init__(self, message: str, *, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_checkpoint, (str(self), self.seconds))
+
+
+def _rebuild_checkpoint(message: str, seconds: float) -> CheckpointError:
+    return CheckpointError(message, seconds=seconds)

@@ -34,6 +34,7 @@ from trakk_async._core.errors import (
     UnprocessableEntityError,
 )
 from trakk_async._core.model import Model
+from trakk_async._protocol.schedule import Backoff
 
 DEFAULT_BASE_URL: Final = "https://admin.trakk.ai/api/v1"
 TOKEN_ENV: Final = "TRAKK_API_TOKEN"
@@ -518,7 +519,7 @@ class RetryPolicy(Model):
         """Seconds to wait before retry ``attempt`` (0-based) after ``error``; None: don't."""
         if attempt >= self.max_retries or not is_retryable(error):
             return None
-        backoff = random() * min(self.backoff_cap, self.backoff_base * (2.0**attempt))
+        backoff = Backoff(self.backoff_base, self.backoff_cap).delay(attempt, random)
         if isinstance(error, RateLimitError) and error.retry_after is not None:
             retry_after = float(error.retry_after)
             if retry_after > self.max_retry_after:

@@ -260,14 +260,7 @@ def _print_fields(console: Console, data: Any, indent: str) -> None:
 
 def event_json(event: ReportAdvanced) -> dict[str, Any]:
     """A watch event as JSON data: the line ``trakk watch`` prints and ``--exec`` reads."""
-    return {
-        "project_id": event.project_id,
-        "previous_number": event.previous_number,
-        "previous_report_id": event.previous_report_id,
-        "baseline": event.baseline,
-        "detected_at": event.detected_at.isoformat(),
-        "report": jsonable(event.report),
-    }
+    return event.to_json()
 
 
 def summary_line(summary: ExportSummary) -> str:

@@ -1,8 +1,10 @@
-"""Where a report watcher remembers the last report it saw per project.
+"""Where a report watcher remembers what it has seen and delivered, per project.
 
 A checkpoint maps project ids to :class:`Seen` records. The watcher loads it once when it
-starts and saves batches of records as they become final: baselines at once, a change only
-after the consumer has taken its event and come back for the next one. Three stores ship:
+starts and saves one project's record at a time as it becomes final: a baseline when it is
+fetched, an event's state once the consumer has taken the event and come back for the next
+one. Records written by earlier versions (without ``known``) load and are upgraded in
+place on their next save. Three stores ship:
 :class:`MemoryCheckpoint` (a dict), :class:`SQLiteCheckpoint` (a file, through stdlib
 ``sqlite3`` on a dedicated thread so the event loop never blocks) and
 :class:`RedisCheckpoint` (a Redis hash, for workers on several machines).
@@ -19,9 +21,9 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from os import PathLike
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
-import attrs
+from trakk_async.watch._state import Seen, decode_ids, encode_ids
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -30,50 +32,17 @@ __all__ = ["Checkpoint", "MemoryCheckpoint", "RedisCheckpoint", "SQLiteCheckpoin
 
 T = TypeVar("T")
 
-_NONE: Final = "-"
-
-
-@attrs.frozen
-class Seen:
-    """The last generated report a watcher saw for one project.
-
-    ``report_id`` and ``report_number`` are both None when the project had no completed
-    report yet (``/last-generated`` answered 404): the next report to complete is then an
-    event with ``previous_report_id=None``.
-    """
-
-    report_id: int | None
-    report_number: int | None
-
-    @classmethod
-    def nothing(cls) -> Seen:
-        """The record of a project seen without any completed report."""
-        return cls(None, None)
-
-    def encode(self) -> str:
-        """``"<id>:<number>"``, with ``-`` for None: how the Redis store keeps a record."""
-        rid = _NONE if self.report_id is None else str(self.report_id)
-        num = _NONE if self.report_number is None else str(self.report_number)
-        return f"{rid}:{num}"
-
-    @classmethod
-    def decode(cls, text: str | bytes) -> Seen:
-        """The inverse of :meth:`encode`; raises ValueError on anything else."""
-        if isinstance(text, bytes):
-            text = text.decode("ascii")
-        rid, _, num = text.partition(":")
-        return cls(
-            None if rid == _NONE else int(rid),
-            None if num in (_NONE, "") else int(num),
-        )
-
 
 @runtime_checkable
 class Checkpoint(Protocol):
     """What a report watcher needs of a store: load everything once, save batches.
 
     Implementations must make :meth:`save` durable before it returns (the watcher treats a
-    saved record as committed) and must not block the event loop.
+    saved record as committed) and must not block the event loop. A store that raises is
+    retried with backoff for the watcher's ``checkpoint_outage`` seconds; records must be
+    kept as given (``known`` included) for the delivery guarantee to hold. Keys are
+    project ids, except the watcher's own *mark* under ``0`` (``-i`` for shard ``i``):
+    the project of the event it handed out last, looked at first after a restart.
     """
 
     async def load(self) -> Mapping[int, Seen]:
@@ -172,29 +141,40 @@ class SQLiteCheckpoint:
                 " report_id INTEGER,"
                 " report_number INTEGER,"
                 " updated_at REAL NOT NULL,"
+                " known TEXT,"
                 " PRIMARY KEY (namespace, project_id))"
             )
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(trakk_watch_seen)")}
+            if "known" not in columns:  # a file of an earlier version: upgraded in place
+                conn.execute("ALTER TABLE trakk_watch_seen ADD COLUMN known TEXT")
             conn.commit()
             self._conn = conn
         return self._conn
 
     def _load_sync(self) -> dict[int, Seen]:
         rows = self._connect().execute(
-            "SELECT project_id, report_id, report_number FROM trakk_watch_seen WHERE namespace = ?",
+            "SELECT project_id, report_id, report_number, known FROM trakk_watch_seen"
+            " WHERE namespace = ?",
             (self._namespace,),
         )
-        return {int(pid): Seen(rid, num) for pid, rid, num in rows}
+        records: dict[int, Seen] = {}
+        for pid, rid, num, known in rows:
+            with contextlib.suppress(ValueError, TypeError):
+                records[int(pid)] = Seen(rid, num, None if known is None else decode_ids(known))
+        return records
 
-    def _save_sync(self, rows: list[tuple[str, int, int | None, int | None, float]]) -> None:
+    def _save_sync(
+        self, rows: list[tuple[str, int, int | None, int | None, float, str | None]]
+    ) -> None:
         conn = self._connect()
         with conn:
             conn.executemany(
                 "INSERT INTO trakk_watch_seen"
-                " (namespace, project_id, report_id, report_number, updated_at)"
-                " VALUES (?, ?, ?, ?, ?)"
+                " (namespace, project_id, report_id, report_number, updated_at, known)"
+                " VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (namespace, project_id) DO UPDATE SET"
                 " report_id = excluded.report_id, report_number = excluded.report_number,"
-                " updated_at = excluded.updated_at",
+                " updated_at = excluded.updated_at, known = excluded.known",
                 rows,
             )
 
@@ -208,7 +188,14 @@ class SQLiteCheckpoint:
             return
         now = time.time()
         rows = [
-            (self._namespace, pid, seen.report_id, seen.report_number, now)
+            (
+                self._namespace,
+                pid,
+                seen.report_id,
+                seen.report_number,
+                now,
+                None if seen.known is None else encode_ids(seen.known),
+            )
             for pid, seen in records.items()
         ]
         await self._run(functools.partial(self._save_sync, rows))

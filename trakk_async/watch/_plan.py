@@ -1,33 +1,32 @@
-"""Budget arithmetic and pacing for the report watcher, without I/O.
+"""Budget arithmetic and the bounds of the report watcher, without I/O.
 
 The watcher may spend ``budget`` (a fraction) of the limiter's longest window, so its rate
 is ``budget * limit / seconds`` requests per second (0.5 of 1,000 per hour: one request
-every 7.2 s). It sends them one per *slot*, slots evenly spaced at that rate: a pacing
-schedule, never a burst. A slot missed because the limiter or the consumer held the
-watcher is not made up later.
+every 7.2 s), sent one per evenly spaced *slot*. A share of the slots goes to looking at
+projects (``/projects/{id}/reports``, oldest look first), the rest to ``/projects`` pages
+and to confirming what the pages hint at. :func:`make_plan` turns that into the bounds
+the watcher documents (see :class:`WatchPlan`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Final, Literal
 
 import attrs
 
-Strategy = Literal["last-generated", "listing"]
-StrategyChoice = Literal["last-generated", "listing", "auto"]
+Strategy = Literal["per-project", "listing"]
+StrategyChoice = Literal["auto", "per-project", "listing", "last-generated"]
 
+#: The public strategy names; "last-generated" is the earlier name of "per-project".
+STRATEGIES: Final = ("auto", "per-project", "listing", "last-generated")
 #: Projects per ``/projects`` page (the API's maximum).
 PAGE_SIZE: Final = 100
 #: The window used when the limiter describes none: the API's default hourly one.
 DEFAULT_WINDOW: Final = (1000, 3600.0)
-#: "auto" picks "listing" from this many watched projects on ...
-AUTO_MIN_PROJECTS: Final = 25
-#: ... when a listing sweep costs at most this fraction of one request per project.
-AUTO_MAX_COST_RATIO: Final = 0.25
-#: Share of the slots the "listing" strategy reserves for reconciliation by default.
-DEFAULT_RESYNC_SHARE: Final = 0.2
+#: Share of the slots the "listing" strategy spends on looking at projects by default.
+DEFAULT_RECONCILE_SHARE: Final = 0.5
 
 
 def check_budget(budget: object) -> float:
@@ -37,6 +36,26 @@ def check_budget(budget: object) -> float:
     if not 0 < budget <= 1:
         raise ValueError(f"budget must be in (0, 1], got {budget!r}")
     return float(budget)
+
+
+def check_share(share: object) -> float:
+    """Return ``share`` if it is a number in (0, 1), else raise ValueError."""
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share < 1:
+        raise ValueError(f"reconcile_share must be a number in (0, 1), got {share!r}")
+    return float(share)
+
+
+def check_project_ids(project_ids: object) -> tuple[int, ...] | None:
+    """``project_ids`` as a sorted tuple without repeats (None stays None), else raise
+    ValueError: an iterable of positive ints, not a string."""
+    if project_ids is None:
+        return None
+    if isinstance(project_ids, str | bytes) or not isinstance(project_ids, Iterable):
+        raise ValueError(f"project_ids must be positive ints, got {project_ids!r}")
+    ids = list(project_ids)
+    if any(type(p) is not int or p < 1 for p in ids):
+        raise ValueError(f"project_ids must be positive ints, got {project_ids!r}")
+    return tuple(sorted(set(ids)))
 
 
 def check_shard(shard: object) -> tuple[int, int]:
@@ -83,46 +102,75 @@ def listing_pages(listed: int) -> int:
     return max(1, math.ceil(listed / PAGE_SIZE))
 
 
-def choose_strategy(choice: StrategyChoice, watched: int, listed: int) -> Strategy:
-    """Resolve ``"auto"``: "listing" when it is much cheaper than one request per project.
+def time_to_send(requests: int, windows: Iterable[tuple[int, float]]) -> float:
+    """Seconds, at best, to send ``requests`` through fresh windows of ``(limit, seconds)``:
+    each window lets ``limit`` go, then the next ``limit`` one window later."""
+    longest = 0.0
+    for limit, seconds in windows:
+        if limit > 0 and seconds > 0 and requests > 0:
+            longest = max(longest, (math.ceil(requests / limit) - 1) * seconds)
+    return longest
 
-    That is, from :data:`AUTO_MIN_PROJECTS` watched projects on, when a listing sweep costs
-    at most :data:`AUTO_MAX_COST_RATIO` of a "last-generated" sweep (so a handful of
-    explicit ids among 10,000 listed projects is still polled one by one).
+
+def resolve_strategy(choice: StrategyChoice) -> Strategy:
+    """The strategy a name stands for.
+
+    ``"auto"`` is ``"per-project"``: at a given budget it bounds *every* completion
+    soonest. ``"listing"`` cannot do better on that bound: the listing shows the row of
+    ``/reports/latest``, not every report, so it proves no project unchanged and every
+    project must still be looked at, from a smaller share of the same budget. What it
+    buys is speed for the completions the listing does show (most of them). The numbers
+    are in the README's "Watching every project" and in :meth:`ReportWatcher.estimate`.
+    ``"last-generated"`` is the earlier name of ``"per-project"``.
     """
-    if choice != "auto":
-        return choice
-    if watched >= AUTO_MIN_PROJECTS and listing_pages(listed) <= AUTO_MAX_COST_RATIO * watched:
+    if choice == "listing":
         return "listing"
-    return "last-generated"
+    return "per-project"
 
 
 @attrs.frozen(kw_only=True)
 class WatchPlan:
-    """What a watcher will achieve for a number of projects, computed before it starts.
+    """What a watcher will achieve, computed before it starts (all times in seconds).
 
-    ``rate`` is the requests per second it may spend; ``sweep_interval`` the seconds
-    between two looks at the same project (for "listing": between two listing passes,
-    without confirmations); ``requests_per_sweep`` what one such look costs;
-    ``resync_interval`` ("listing" only) the documented bound within which a change the
-    listing cannot show is still caught, for the worst case where every project is at risk
-    (see :class:`~trakk_async.watch.ReportWatcher`); ``detection_bound`` the longest a
-    change visible to the strategy goes unnoticed, when confirmations do not queue up.
+    Attributes:
+        strategy: ``"per-project"`` or ``"listing"``.
+        projects: projects watched; ``listed``: projects ``/projects`` lists.
+        budget, window: the share of the limiter's longest window ``(limit, seconds)``.
+        rate: requests per second at full pace (``requests_per_hour`` per hour).
+        reconcile_share: the share of the slots that look at projects, oldest look first.
+        sweep_interval: every watched project is looked at (one ``/reports`` request)
+            at least once per this many seconds.
+        pass_interval: seconds between two passes over ``/projects`` (None when the
+            watcher does not list: explicit ``project_ids`` with "per-project").
+        detection_bound: every completion is delivered within this many seconds
+            (one sweep plus one slot), whatever the listing shows.
+        hinted_bound: a completion that changes the project's row in the listing is
+            delivered within this many seconds (one pass plus a confirmation slot, when
+            confirmations do not queue up); equal to ``detection_bound`` for
+            "per-project", which does not use the rows.
+        first_pass: the first pass (the listing, then one request per project without
+            a checkpoint record) runs at the limiter's full pace: this many seconds at
+            best, through the limiter's windows, when no project has a record yet. Its
+            requests count in those windows: the bounds hold from one longest window
+            after it when it used most of that window's limit.
     """
 
     strategy: Strategy
     projects: int
+    listed: int
     budget: float
     window: tuple[int, float]
     rate: float
-    requests_per_sweep: float
+    reconcile_share: float
     sweep_interval: float
-    resync_interval: float | None
+    pass_interval: float | None
     detection_bound: float
+    hinted_bound: float
+    first_pass: float
 
     @property
     def requests_per_hour(self) -> float:
-        """Requests the watcher sends per hour of wall time at full pace."""
+        """Requests the watcher sends per hour at full pace, after its first pass."""
         return self.rate * 3600.0
 
 
@@ -134,88 +182,49 @@ def make_plan(
     relist: bool = True,
     budget: float,
     window: tuple[int, float],
-    resync_share: float = DEFAULT_RESYNC_SHARE,
+    windows: Iterable[tuple[int, float]] = (),
+    reconcile_share: float = DEFAULT_RECONCILE_SHARE,
 ) -> WatchPlan:
     """The :class:`WatchPlan` for ``projects`` watched out of ``listed`` listed ones.
 
-    ``relist`` says whether a "last-generated" watcher also re-lists ``/projects`` once per
-    sweep (it does when it watches every project of the token).
+    ``relist`` says whether the watcher lists ``/projects`` (it does when it watches
+    every project of the token, and always with "listing"); ``windows`` are all of the
+    limiter's windows, for the first pass (default: ``window`` alone).
     """
     rate = watch_rate(budget, window)
     listed = projects if listed is None else listed
+    watched = max(projects, 1)
     pages = listing_pages(listed)
-    if strategy == "last-generated":
-        per_sweep = float(projects + (pages if relist else 0))
-        sweep = per_sweep / rate
-        return WatchPlan(
-            strategy=strategy,
-            projects=projects,
-            budget=budget,
-            window=window,
-            rate=rate,
-            requests_per_sweep=per_sweep,
-            sweep_interval=sweep,
-            resync_interval=None,
-            detection_bound=sweep + 1 / rate,
-        )
-    page_rate = rate * (1 - resync_share)
-    sweep = pages / page_rate
-    resync = max(projects, 1) / (rate * resync_share)
+    lists = relist or strategy == "listing"
+    first = time_to_send((pages if lists else 0) + projects, list(windows) or [window])
+    share = reconcile_share_of(strategy, watched, pages if lists else 0, reconcile_share)
+    sweep = watched / (rate * share)
+    slot = 1.0 / rate
+    passes = None if not lists else pages / (rate * (1.0 - share)) if share < 1 else None
+    if strategy == "listing" and passes is not None:
+        # A hint waits for the next slot that is not a reconciliation's.
+        hinted = passes + slot / (1.0 - share)
+    else:
+        hinted = sweep + slot
     return WatchPlan(
         strategy=strategy,
         projects=projects,
+        listed=listed,
         budget=budget,
         window=window,
         rate=rate,
-        requests_per_sweep=float(pages),
+        reconcile_share=share,
         sweep_interval=sweep,
-        resync_interval=resync,
-        # One pass to see the hint, one slot to confirm it.
-        detection_bound=sweep + 2 / rate,
+        pass_interval=passes,
+        detection_bound=sweep + slot,
+        hinted_bound=hinted,
+        first_pass=first,
     )
 
 
-class Pacer:
-    """Evenly spaced slots at ``rate`` per second, on an injected clock.
-
-    :meth:`delay` says how long to wait for the next slot, :meth:`consume` takes it. A
-    slot taken less than one interval late keeps the schedule (a sleep that wakes a little
-    late must not slow the pace: at 7.2 ms slots, 0.5 ms a slot is 7 %); one taken later
-    than that moves it (no catch-up burst after a stall).
-    """
-
-    __slots__ = ("_clock", "_interval", "_next")
-
-    def __init__(self, rate: float, clock: Callable[[], float]) -> None:
-        if not rate > 0:
-            raise ValueError(f"rate must be > 0, got {rate!r}")
-        self._interval = 1.0 / rate
-        self._clock = clock
-        self._next: float | None = None
-
-    @property
-    def interval(self) -> float:
-        """Seconds between two slots."""
-        return self._interval
-
-    def delay(self) -> float:
-        """Seconds until the next slot is due (0 if due now)."""
-        if self._next is None:
-            return 0.0
-        return max(0.0, self._next - self._clock())
-
-    def consume(self) -> None:
-        """Take the current slot; the next one is due one interval later."""
-        now = self._clock()
-        late = self._next is None or now - self._next >= self._interval
-        start = now if late or self._next is None else self._next
-        self._next = start + self._interval
-
-
-def backoff(
-    attempt: int, random: Callable[[], float], *, base: float = 1.0, cap: float = 60.0
-) -> float:
-    """Seconds before retry ``attempt`` (0-based): doubling from ``base`` to ``cap``,
-    with jitter over the upper half so failing projects do not retry in lockstep."""
-    ceiling = min(cap, base * 2.0 ** min(attempt, 30))
-    return ceiling / 2 + random() * ceiling / 2
+def reconcile_share_of(strategy: Strategy, watched: int, pages: int, listing_share: float) -> float:
+    """The share of slots that look at projects: for "per-project" all of them but the
+    relisting pass (one pass per sweep), for "listing" ``listing_share``."""
+    if strategy == "listing":
+        return listing_share
+    return watched / (watched + pages)

@@ -1,15 +1,24 @@
-"""What the report watcher knows about each project, and what it should ask next.
+"""Which request the report watcher sends next, and which projects it watches.
 
-Pure bookkeeping, no I/O and no clock of its own (``now`` is passed in): the watcher feeds
-it listing pages and ``/last-generated`` answers, and asks it for the next :class:`Job`
-each time a pacing slot comes up. Priority of jobs: due retries, confirmations of listing
-hints, baselines, then the strategy's own round (listing pages interleaved with
-reconciliation, or one ``/last-generated`` per project).
+Pure bookkeeping, no I/O and no clock of its own (``now`` is passed in). The watcher asks
+:meth:`Tracker.next_job` for each request and reports the outcome back.
 
-Listing semantics relied on: ``latest_report_*`` in ``/projects`` describe the project's
-newest report, any status; ``/last-generated`` is the newest *completed* one. So when the
-listing's newest is completed and is the report we last saw, nothing can have changed
-("proven"); every other project is "at risk" and is reconciled periodically.
+**First pass.** The ``/projects`` listing (when the watcher lists), then one look
+(``/reports``) at every project without a checkpoint record: its baseline. The watcher
+runs these at the limiter's pace, not the budget's; :attr:`Tracker.ready` turns True when
+the pass is over.
+
+**After it**, per slot, in this order: a retry that is due; a *reconciliation* when the
+reconciliation credit (``share`` per slot) has reached one, for the watched project whose
+last look is oldest; a *confirmation* of a listing hint (or the baseline of a project
+that joined); the next ``/projects`` page; else a reconciliation anyway. The oldest look
+first means every available project is looked at once per ``N / share`` slots: that is
+the bound for every completion. Confirmations come out of the other slots, so a burst of
+hints (at a month boundary every row moves) delays the listing, never that bound.
+
+**Hints** ("listing" only): the row of ``/projects`` is the row of ``/reports/latest``
+(calendar rules), so it proves nothing unchanged; a change of the row since the last pass,
+or a completed row the watcher does not know, is a hint worth a confirmation now.
 """
 
 from __future__ import annotations
@@ -17,43 +26,35 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Final, Literal
 
 import attrs
 
-from trakk_async.watch._checkpoint import Seen
-from trakk_async.watch._plan import Strategy, backoff, in_shard
+from trakk_async._models.objects import Page, ProjectSummary
+from trakk_async._protocol.paging import has_next_page
+from trakk_async._protocol.reports import COMPLETED
+from trakk_async._protocol.schedule import WATCH_BACKOFF
+from trakk_async.watch._plan import PAGE_SIZE, Strategy, in_shard
+from trakk_async.watch._state import Seen
 
 logger = logging.getLogger("trakk_async")
 
-JobKind = Literal["page", "poll", "confirm", "baseline", "resync"]
-Failure = Literal["transient", "forbidden", "missing"]
+JobKind = Literal["page", "baseline", "confirm", "reconcile"]
+Failure = Literal["transient", "permanent"]
 
-COMPLETED: Final = "completed"
 #: Project statuses that make a project leave the watch.
 LEAVING_STATUSES: Final = frozenset({"ended"})
-#: Reconciliation credit may build up to this many slots while nothing is at risk.
+#: Reconciliation credit may build up to this many slots while no project is available.
 MAX_CREDIT: Final = 2.0
 
 
 @attrs.frozen
-class Hint:
-    """What one ``/projects`` item says about a project and its newest report."""
-
-    project_id: int
-    project_status: str
-    report_id: int | None
-    report_number: int | None
-    report_status: str | None
-    generated_at: str | None
-
-
-@attrs.frozen
 class Job:
-    """One request the watcher should send: a listing page or one project's
-    ``/last-generated``. ``attempt`` counts earlier failures of the same job."""
+    """One request: page ``page`` of ``/projects``, or a look at one project's reports
+    (``kind`` says why). ``attempt`` counts earlier failures of the same job."""
 
     kind: JobKind
     project_id: int = 0
@@ -62,136 +63,135 @@ class Job:
 
 
 @attrs.frozen
-class Change:
-    """A project's last generated report as just learned, against what was known.
+class Row:
+    """A project's ``latest_report_*`` in ``/projects``: the ``/reports/latest`` row."""
 
-    ``baseline`` is True for the first sighting of a project (``previous`` is None then).
-    """
+    report_id: int | None
+    report_number: int | None
+    status: str | None
+    generated_at: datetime | None
 
-    project_id: int
-    previous: Seen | None
-    current: Seen
-
-    @property
-    def baseline(self) -> bool:
-        """Whether this is a first sighting rather than a change."""
-        return self.previous is None
-
-
-def proven(hint: Hint | None, seen: Seen | None) -> bool:
-    """Whether the listing proves that ``seen`` is still the last generated report."""
-    if hint is None or seen is None:
-        return False
-    if hint.report_id is None:
-        return seen.report_id is None
-    return hint.report_status == COMPLETED and hint.report_id == seen.report_id
+    @classmethod
+    def of(cls, item: ProjectSummary) -> Row:
+        """The row of one listing item."""
+        status = item.latest_report_status
+        return cls(
+            item.latest_report_id,
+            item.latest_report_number,
+            None if status is None else str(status),
+            item.latest_report_generated_at,
+        )
 
 
-def needs_confirmation(previous: Hint | None, hint: Hint, seen: Seen) -> bool:
-    """Whether a listing change may mean a new last generated report: confirm it.
-
-    A newest report that is completed and is not the one we saw is a likely change. A
-    different newest report (or none becoming one) after one that was not proven may hide
-    the completion of the earlier one. A new report starting after a proven one cannot
-    change ``/last-generated``, nor can a status moving between non-completed values.
-    """
-    if hint.report_status == COMPLETED and hint.report_id != seen.report_id:
+def is_hint(previous: Row | None, row: Row, record: Seen) -> bool:
+    """Whether a listing row is worth a confirmation: it changed since the last pass, or
+    it shows a completed report the record does not know."""
+    if previous is not None and previous != row:
         return True
-    if previous is None or previous == hint:
+    if row.status != COMPLETED or row.report_id is None:
         return False
-    return hint.report_id != previous.report_id and not proven(previous, seen)
+    known = record.known if record.known is not None else frozenset({record.report_id})
+    return row.report_id not in known
 
 
 class Tracker:
-    """Per-project state and job selection for one watcher (see the module docstring)."""
+    """Membership, looks and job selection of one watcher (see the module docstring)."""
 
     def __init__(
         self,
         *,
         strategy: Strategy,
-        seen: Mapping[int, Seen],
+        records: Mapping[int, Seen],
         project_ids: Iterable[int] | None,
         shard: tuple[int, int] | None,
-        emit_baselines: bool,
-        resync_share: float,
+        share: float,
         park_seconds: float,
         random: Callable[[], float],
+        resume: int | None = None,
     ) -> None:
         self.strategy: Strategy = strategy
+        self.share = share
         self._explicit = None if project_ids is None else frozenset(project_ids)
         self._shard = shard
-        self._emit_baselines = emit_baselines
-        self._resync_share = resync_share
         self._park_seconds = park_seconds
         self._random = random
-        self.seen: dict[int, Seen] = {p: s for p, s in seen.items() if in_shard(p, shard)}
-        self.hints: dict[int, Hint] = {}
+        #: Per project: the state after everything found so far (committed or queued).
+        self.records: dict[int, Seen] = {p: s for p, s in records.items() if in_shard(p, shard)}
+        self.rows: dict[int, Row] = {}
         self.watched: dict[int, None] = {}
+        self._left: set[int] = set()
+        self._order: OrderedDict[int, None] = OrderedDict()  # oldest look first
         self._parked: dict[int, float] = {}
-        self._confirm: deque[int] = deque()
-        self._baseline: deque[int] = deque()
-        self._resync: deque[int] = deque()
-        self._queued: set[tuple[JobKind, int]] = set()
+        self._baselines: deque[int] = deque()
+        self._confirm: deque[Job] = deque()
+        self._confirming: set[int] = set()
         self._retries: list[tuple[float, int, Job]] = []
+        self._retrying: set[int] = set()
         self._seq = itertools.count()
         self._credit = 0.0
-        # Listing pass: the next page to ask, whether one is out, ids seen in this pass.
-        self.relist = self._explicit is None
-        self._page = 1 if (strategy == "listing" or self.relist) else 0
-        self._page_out = False
+        self.lists = self._explicit is None or strategy == "listing"
+        self._page = 1
+        self._page_waiting = False  # a failed page waits for its retry
         self._pass_ids: set[int] = set()
+        #: Projects the last complete listing pass showed (every shard's).
+        self.listed = 0
         self.listing_passes = 0
-        # "last-generated" round over a snapshot of the watched projects.
-        self._cycle: list[int] = []
-        self._cycle_pos = 0
+        self.first_pass = True
+        self._cycle_left: set[int] = set()
         self.cycles = 0
+        # The project of the event in flight when the last watcher stopped: looked at
+        # before anything else, so its event (if still uncommitted) comes first.
+        self._resume: Job | None = None
+        if resume is not None:
+            self._resume = Job("reconcile" if resume in self.records else "baseline", resume)
         if self._explicit is not None:
             for pid in sorted(self._explicit):
                 if in_shard(pid, shard):
                     self._join(pid)
-            if strategy == "last-generated":
-                self._start_cycle()
+        self._finish_first_pass()
 
     # ------------------------------------------------------------------ membership
 
     def _join(self, pid: int) -> None:
         if pid in self.watched:
             return
+        self._left.discard(pid)
         self.watched[pid] = None
-        if self.strategy == "listing" and pid not in self.hints:
-            self._push("resync", pid)
+        self._cycle_left.add(pid)
+        # At the end of the order; a look moves a project there too, so after the first
+        # pass the projects with a record, not looked at yet, come first.
+        self._order[pid] = None
+        if pid in self.records:
+            pass
+        elif self.first_pass:
+            self._baselines.append(pid)
+        else:
+            self._push_confirm(Job("baseline", pid))
 
     def _leave(self, pid: int, why: str) -> None:
-        if pid in self.watched:
-            del self.watched[pid]
-            self._parked.pop(pid, None)
-            logger.info("report watcher: project %d leaves the watch (%s)", pid, why)
+        if pid not in self.watched:
+            return
+        del self.watched[pid]
+        del self._order[pid]
+        self._left.add(pid)
+        self.rows.pop(pid, None)
+        self._parked.pop(pid, None)
+        self._confirming.discard(pid)
+        self._cycle_left.discard(pid)
+        logger.info("report watcher: project %d leaves the watch (%s)", pid, why)
 
     @property
     def ready(self) -> bool:
-        """Whether every watched project has a baseline (after a first listing pass)."""
-        if (self.relist or self.strategy == "listing") and self.listing_passes == 0:
-            return False
-        return all(pid in self.seen or pid in self._parked for pid in self.watched)
+        """Whether the first pass is over: every watched project has a baseline, but
+        those set aside after a 403 or 404 (they get it when they are back)."""
+        return not self.first_pass
 
     def parked(self, now: float) -> list[int]:
-        """Projects set aside after a 403 or an unexpected 404, until their time is up."""
+        """Projects set aside after a 403 or a 404, until their time is up."""
         return [pid for pid, until in self._parked.items() if until > now]
 
-    # ------------------------------------------------------------------ job selection
-
-    def _push(self, kind: JobKind, pid: int, *, front: bool = False) -> None:
-        if (kind, pid) in self._queued:
-            return
-        self._queued.add((kind, pid))
-        queue = {"confirm": self._confirm, "baseline": self._baseline, "resync": self._resync}[kind]
-        if front:
-            queue.appendleft(pid)
-        else:
-            queue.append(pid)
-
     def _available(self, pid: int, now: float) -> bool:
-        if pid not in self.watched:
+        if pid not in self.watched or pid in self._retrying:
             return False
         until = self._parked.get(pid)
         if until is None:
@@ -202,173 +202,157 @@ class Tracker:
             return True
         return False
 
-    def _pop(self, queue: deque[int], kind: JobKind, now: float) -> int | None:
-        for _ in range(len(queue)):
-            pid = queue.popleft()
-            if not self._available(pid, now):
-                if pid in self.watched:
-                    queue.append(pid)  # parked: keep its place for later
-                    continue
-                self._queued.discard((kind, pid))
-                continue
-            self._queued.discard((kind, pid))
-            return pid
-        return None
-
-    def _next_resync(self, now: float) -> int | None:
-        for _ in range(len(self._resync)):
-            pid = self._pop(self._resync, "resync", now)
-            if pid is None:
-                return None
-            if not proven(self.hints.get(pid), self.seen.get(pid)):
-                self._push("resync", pid)  # stays in the round until proven
-                return pid
-        return None
-
-    def _start_cycle(self) -> None:
-        self._cycle = list(self.watched)
-        self._cycle_pos = 0
+    # ------------------------------------------------------------------ job selection
 
     def next_job(self, now: float) -> Job | None:
         """The job for the slot that is due now, or None when there is nothing to do."""
-        if self._retries and self._retries[0][0] <= now:
-            return heapq.heappop(self._retries)[2]
-        for queue, kind in ((self._confirm, "confirm"), (self._baseline, "baseline")):
-            pid = self._pop(queue, kind, now)  # type: ignore[arg-type]
+        if self._resume is not None:
+            resume, self._resume = self._resume, None
+            return resume
+        while self._retries and self._retries[0][0] <= now:
+            retry = heapq.heappop(self._retries)[2]
+            self._retrying.discard(retry.project_id)
+            if retry.kind == "page" or retry.project_id not in self._left:
+                return retry
+        self._finish_first_pass()  # a dropped retry may have been the last thing left
+        if self.first_pass:
+            return self._next_first_pass_job(now)
+        self._credit = min(MAX_CREDIT, self._credit + self.share)
+        if self._credit >= 1.0:
+            pid = self._oldest(now)
             if pid is not None:
-                return Job(kind, pid)  # type: ignore[arg-type]
-        if self.strategy == "listing":
-            return self._next_listing_job(now)
-        return self._next_cycle_job(now)
-
-    def _next_listing_job(self, now: float) -> Job | None:
-        self._credit = min(MAX_CREDIT, self._credit + self._resync_share)
-        if self._credit >= 1.0 or self._page_out:
-            pid = self._next_resync(now)
-            if pid is not None:
-                self._credit = max(0.0, self._credit - 1.0)
-                return Job("resync", pid)
-        if not self._page_out:
-            self._page_out = True
+                self._credit -= 1.0
+                return self._look(pid)
+        confirmation = self._next_confirmation(now)
+        if confirmation is not None:
+            return confirmation
+        if self.lists and not self._page_waiting:
             return Job("page", page=self._page)
+        pid = self._oldest(now)
+        return None if pid is None else self._look(pid)
+
+    def _look(self, pid: int) -> Job:
+        # A project without a record (it joined, or was set aside during the first pass)
+        # gets its baseline from whichever look reaches it first.
+        return Job("reconcile" if pid in self.records else "baseline", pid)
+
+    def _next_confirmation(self, now: float) -> Job | None:
+        for _ in range(len(self._confirm)):
+            job = self._confirm.popleft()
+            if job.project_id not in self._confirming:
+                continue  # looked at meanwhile, or gone
+            if self._available(job.project_id, now):
+                self._confirming.discard(job.project_id)
+                return job
+            self._confirm.append(job)  # parked or retrying: keep its turn for later
         return None
 
-    def _next_cycle_job(self, now: float) -> Job | None:
-        if self._page and not self._page_out:
-            self._page_out = True
-            return Job("page", page=self._page)
-        if self._page:
-            return None  # a page is out or waiting for its retry
-        while self._cycle_pos < len(self._cycle):
-            pid = self._cycle[self._cycle_pos]
-            self._cycle_pos += 1
+    def _next_first_pass_job(self, now: float) -> Job | None:
+        if self.lists and self.listing_passes == 0:
+            return None if self._page_waiting else Job("page", page=self._page)
+        while self._baselines:
+            pid = self._baselines.popleft()
             if self._available(pid, now):
-                return Job("poll", pid)
-        self.cycles += 1
-        if self.relist:
-            self._page = 1
-            self._page_out = True
-            return Job("page", page=1)
-        self._start_cycle()
-        if not self._cycle:
-            return None
-        return self._next_cycle_job(now)
+                return Job("baseline", pid)
+        self._finish_first_pass()
+        return None
+
+    def _oldest(self, now: float) -> int | None:
+        for pid in self._order:
+            if self._available(pid, now):
+                return pid
+        return None
+
+    def _push_confirm(self, job: Job) -> None:
+        if job.project_id not in self._confirming:
+            self._confirming.add(job.project_id)
+            self._confirm.append(job)
+
+    def retry_due_in(self, now: float) -> float | None:
+        """Seconds until the earliest retry is due, if one is waiting."""
+        return max(0.0, self._retries[0][0] - now) if self._retries else None
+
+    def _finish_first_pass(self) -> None:
+        if (
+            self.first_pass
+            and self._resume is None
+            and not (self.lists and self.listing_passes == 0)
+            and not self._baselines
+            and not self._retries
+        ):
+            self.first_pass = False
 
     # ------------------------------------------------------------------ results
 
-    def page_done(self, page: int, hints: Iterable[Hint], more: bool) -> dict[int, Seen]:
-        """Take in one listing page; returns baselines learned from the listing alone."""
-        self._page_out = False
-        commits: dict[int, Seen] = {}
-        for hint in hints:
-            pid = hint.project_id
+    def page_done(self, number: int, page: Page) -> None:
+        """Take in page ``number`` of ``/projects``: membership, rows and hints."""
+        self._page_waiting = False
+        fresh = 0
+        for item in page.items:
+            pid = item.id
+            if pid not in self._pass_ids:
+                fresh += 1
+                self._pass_ids.add(pid)
             if not in_shard(pid, self._shard):
                 continue
             if self._explicit is not None and pid not in self._explicit:
                 continue
-            self._pass_ids.add(pid)
-            if hint.project_status in LEAVING_STATUSES:
-                if pid in self.watched:
-                    self._leave(pid, f"status {hint.project_status}")
+            if str(item.status) in LEAVING_STATUSES:
+                self._leave(pid, f"status {item.status}")
                 continue
             self._join(pid)
-            previous = self.hints.get(pid)
-            self.hints[pid] = hint
-            if self.strategy != "listing":
-                continue
-            seen = self.seen.get(pid)
-            if seen is None:
-                learned = self._baseline_from(hint)
-                if learned is None:
-                    self._push("baseline", pid)
-                else:
-                    self.seen[pid] = commits[pid] = learned
-            elif needs_confirmation(previous, hint, seen):
-                self._push("confirm", pid)
-            elif not proven(hint, seen):
-                self._push("resync", pid, front=previous is None)
-        if more:
-            self._page = page + 1
-            return commits
-        self._end_pass()
-        return commits
-
-    def _baseline_from(self, hint: Hint) -> Seen | None:
-        if self._emit_baselines and hint.report_id is not None:
-            return None  # the event needs the whole Report: fetch it
-        if hint.report_id is None:
-            return Seen.nothing()
-        if hint.report_status == COMPLETED:
-            return Seen(hint.report_id, hint.report_number)
-        return None
+            row, previous = Row.of(item), self.rows.get(pid)
+            self.rows[pid] = row
+            record = self.records.get(pid)
+            if (
+                self.strategy == "listing"
+                and not self.first_pass
+                and record is not None
+                and is_hint(previous, row, record)
+            ):
+                self._push_confirm(Job("confirm", pid))
+        if has_next_page(page, number, PAGE_SIZE, fresh=fresh):
+            self._page = number + 1
+        else:
+            self._end_pass()
 
     def _end_pass(self) -> None:
-        self.listing_passes += 1
         listed, self._pass_ids = self._pass_ids, set()
-        if self._explicit is None:
-            for pid in [p for p in self.watched if p not in listed]:
+        self.listed = len(listed)
+        self._page = 1
+        self.listing_passes += 1
+        for pid in [p for p in self.watched if p not in listed]:
+            if self._explicit is None:
                 self._leave(pid, "no longer listed")
-                self.hints.pop(pid, None)
-        else:
-            for pid in self.watched:
-                if pid not in listed:
-                    self.hints.pop(pid, None)
-                    self._push("resync", pid)
-        if self.strategy == "listing":
-            self._page = 1
-        else:
-            self._page = 0
-            self._start_cycle()
+            else:
+                self.rows.pop(pid, None)
+        self._finish_first_pass()
 
-    def fetched(self, job: Job, seen_now: Seen, now: float) -> Change | None:
-        """Take in a ``/last-generated`` answer (``Seen.nothing()`` for a 404).
-
-        Returns the :class:`Change` to report, or None when nothing changed. A 404 for a
-        project known to have had a completed report parks the project (reports do not
-        vanish: the project was removed or moved) and changes nothing.
-        """
-        pid = job.project_id
-        previous = self.seen.get(pid)
-        if previous is not None and previous.report_id == seen_now.report_id:
-            return None
-        if previous is not None and seen_now.report_id is None:
-            logger.warning(
-                "report watcher: project %d had report %s but /last-generated now answers "
-                "404; parked for %.0fs",
-                pid,
-                previous.report_id,
-                self._park_seconds,
-            )
-            self._parked[pid] = now + self._park_seconds
-            return None
-        self.seen[pid] = seen_now
-        return Change(pid, previous, seen_now)
+    def looked(self, pid: int, state: Seen) -> None:
+        """Take in a look at a project's reports: ``state`` is its record after it."""
+        self.records[pid] = state
+        if pid not in self.watched:
+            return
+        self._order.move_to_end(pid)
+        self._confirming.discard(pid)
+        self._cycle_left.discard(pid)
+        if len(self._cycle_left) <= len(self._parked) and all(
+            p in self._parked for p in self._cycle_left
+        ):
+            self.cycles += 1
+            self._cycle_left = set(self.watched)
+        self._finish_first_pass()
 
     def requeue(self, job: Job) -> None:
         """Put back a job that was interrupted (cancelled) before its answer came."""
+        self._schedule(job, float("-inf"))
+
+    def _schedule(self, job: Job, when: float) -> None:
         if job.kind == "page":
-            self._page_out = True
-        heapq.heappush(self._retries, (float("-inf"), next(self._seq), job))
+            self._page_waiting = True
+        else:
+            self._retrying.add(job.project_id)
+        heapq.heappush(self._retries, (when, next(self._seq), job))
 
     def failed(self, job: Job, failure: Failure, now: float) -> float | None:
         """Take in a failed job: retry it later (transient) or park its project.
@@ -376,54 +360,9 @@ class Tracker:
         Returns the delay before the retry, or None when the project was parked.
         """
         if failure == "transient" or job.kind == "page":
-            delay = backoff(job.attempt, self._random)
-            retry = attrs.evolve(job, attempt=job.attempt + 1)
-            heapq.heappush(self._retries, (now + delay, next(self._seq), retry))
+            delay = WATCH_BACKOFF.delay(job.attempt, self._random)
+            self._schedule(attrs.evolve(job, attempt=job.attempt + 1), now + delay)
             return delay
         self._parked[job.project_id] = now + self._park_seconds
+        self._finish_first_pass()
         return None
-
-    def retry_due_in(self, now: float) -> float | None:
-        """Seconds until the earliest retry is due, if any is waiting."""
-        if not self._retries:
-            return None
-        return max(0.0, self._retries[0][0] - now)
-
-
-def _opt_int(value: object) -> int | None:
-    return value if type(value) is int else None
-
-
-def _opt_str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def parse_listing_page(body: object, page: int) -> tuple[list[Hint], bool, int | None]:
-    """The hints of one decoded ``/projects`` page, whether more pages follow, and the
-    total ``meta`` announces. Items without an integer id are skipped; a body that is
-    not a page raises ValueError."""
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-        raise ValueError("a /projects page must be an object with a data list")
-    hints = [
-        Hint(
-            project_id=item["id"],
-            project_status=_opt_str(item.get("status")) or "",
-            report_id=_opt_int(item.get("latest_report_id")),
-            report_number=_opt_int(item.get("latest_report_number")),
-            report_status=_opt_str(item.get("latest_report_status")),
-            generated_at=_opt_str(item.get("latest_report_generated_at")),
-        )
-        for item in body["data"]
-        if isinstance(item, dict) and type(item.get("id")) is int
-    ]
-    more = bool(body["data"])
-    links, meta = body.get("links"), body.get("meta")
-    if isinstance(links, dict) and "next" in links and links["next"] is None:
-        more = False
-    total: int | None = None
-    if isinstance(meta, dict):
-        last_page = _opt_int(meta.get("last_page"))
-        if last_page is not None:
-            more = more and page < last_page
-        total = _opt_int(meta.get("total"))
-    return hints, more, total
