@@ -42,5 +42,14 @@ tasks using the same client in that time are counted too.
 from __future__ import annotations
 
 from trakk_async.export._export import ExportProgress, ExportSummary, export_projects
+from trakk_async.export._index import FileChange
+from trakk_async.export._sync import SyncSummary, sync_projects
 
-__all__ = ["ExportProgress", "ExportSummary", "export_projects"]
+__all__ = [
+    "ExportProgress",
+    "ExportSummary",
+    "FileChange",
+    "SyncSummary",
+    "export_projects",
+    "sync_projects",
+]

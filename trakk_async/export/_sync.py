@@ -1,0 +1,395 @@
+"""The sync run: bring an export directory up to date from the listing (see the package
+docstring, *Sync*)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Final
+
+import attrs
+
+from trakk_async._client.client import TrakkClient
+from trakk_async._core.errors import (
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    TrakkError,
+)
+from trakk_async._models.converter import structure_single
+from trakk_async._models.objects import ProjectSummary
+from trakk_async._protocol.reports import is_completed
+from trakk_async.export import _files as files
+from trakk_async.export._export import (
+    PAGE_SIZE,
+    ExportProgress,
+    ProgressCallback,
+    check_concurrency,
+)
+from trakk_async.export._index import FileChange, Index, Journal
+from trakk_async.export._lock import locked
+from trakk_async.export._plan import (
+    DEFAULT_RECONCILE_SHARE,
+    Planned,
+    check_share,
+    cycle_runs,
+    plan_run,
+    reconcile_slots,
+)
+from trakk_async.export._project import EVERYTHING, RECONCILE, Mirror, Need, Refreshed
+from trakk_async.export._runtime import AttemptCounter, counting, error_line, in_thread, run_all
+from trakk_async.export._state import ProjectState, Row, SyncState, row_of
+
+__all__ = ["ChangeCallback", "SyncSummary", "sync_projects"]
+
+ChangeCallback = Callable[[FileChange], None]
+
+#: The state file is written every this many projects brought up to date (and at the
+#: end), so a killed run redoes little.
+_FLUSH_EVERY: Final = 500
+#: Requests a project of each kind costs at least (for the progress estimate).
+_BASE_COST: Final = {"new": 3, "full": 3, "hinted": 2, "reconciled": 1}
+
+
+@attrs.frozen(kw_only=True)
+class SyncSummary:
+    """What a sync did.
+
+    ``listed`` projects in ``/projects``; ``checked`` of them had their reports list
+    compared: ``new`` ones (fetched whole), ``hinted`` ones (their listing row changed),
+    ``reconciled`` ones (the rotation, or every one with ``full=True``); ``changed``
+    projects had a file written or removed; ``removed`` projects left the directory
+    (no longer listed, and ``/projects/{id}`` answers 404 or 403). ``failed``: project id
+    -> error line, retried by the next run. ``files``: files added, modified or removed
+    (what ``on_change`` saw, the lines of ``trakk sync --json``); ``bytes`` written.
+    ``requests`` sent (each retry counts), ``rate_limited`` 429 answers, ``retries``,
+    ``duration`` in seconds. ``run`` counts the syncs of this directory;
+    ``cycle_runs`` is the number of runs within which, at this share, every listed
+    project is looked at.
+    """
+
+    dest: Path
+    run: int
+    listed: int
+    checked: int
+    new: int
+    hinted: int
+    reconciled: int
+    changed: int
+    removed: int
+    failed: Mapping[int, str]
+    files: int
+    bytes: int
+    requests: int
+    rate_limited: int
+    retries: int
+    duration: float
+    cycle_runs: int
+
+
+async def sync_projects(
+    client: TrakkClient,
+    dest: str | PathLike[str],
+    *,
+    reconcile_share: float = DEFAULT_RECONCILE_SHARE,
+    full: bool = False,
+    concurrency: int = 8,
+    progress: ProgressCallback | None = None,
+    on_change: ChangeCallback | None = None,
+) -> SyncSummary:
+    """Bring the export directory ``dest`` up to date with the fewest requests.
+
+    Same layout and ``index.jsonl`` as :func:`export_projects`; an empty ``dest`` gets a
+    whole export. The ``/projects`` listing (100 projects a request) says which projects
+    are new, gone, or hinted; ``reconcile_share`` of the listed projects (default 1%)
+    have their reports list compared as well, in rotation, because the listing cannot
+    show every completion; ``full=True`` fetches every project's detail, keywords and
+    reports instead. See the package docstring for what is requested and the bounds.
+    ``on_change`` is called for each file added, modified or removed, ``progress`` after
+    every request. A project whose requests fail is recorded in ``summary.failed`` and
+    tried again by the next run; other errors stop the sync (only whole files are left,
+    and the next run repairs). Raises :class:`DestinationBusyError` at once when another
+    export or sync is writing ``dest``::
+
+        summary = await sync_projects(client, "backup")
+        print(summary.changed, "projects changed,", summary.requests, "requests")
+    """
+    share = check_share(reconcile_share)
+    check_concurrency(concurrency)
+    path = Path(dest)
+    with locked(path):
+        session = await Session.open(
+            client, path, concurrency=concurrency, progress=progress, on_change=on_change
+        )
+        return await session.sync(share=share, full=full)
+
+
+def _row_from_file(project_dir: Path) -> Row | None:
+    """The listing row a project's ``project.json`` repeats (None if it cannot be read):
+    the baseline of a project the state file does not know."""
+    data = files.read_json(project_dir / files.PROJECT_FILE)
+    if not isinstance(data, dict):
+        return None
+    try:
+        return row_of(structure_single({"data": data}, cls=ProjectSummary))
+    except (ValueError, TypeError):
+        return None
+
+
+class Session:
+    """One process's hold on a destination (under its lock): state, index, journal and
+    the :class:`Mirror` that writes projects. Used by a sync run and by ``--follow``."""
+
+    def __init__(
+        self,
+        client: TrakkClient,
+        dest: Path,
+        *,
+        concurrency: int,
+        progress: ProgressCallback | None,
+        on_change: ChangeCallback | None,
+        state: SyncState,
+        index: Index,
+        journal: Journal,
+    ) -> None:
+        self.client = client
+        self.dest = dest
+        self.concurrency = concurrency
+        self.progress = progress
+        self.on_change = on_change
+        self.state = state
+        self.index = index
+        self.journal = journal
+        self.mirror = Mirror(
+            client, dest, concurrency=concurrency, journal=journal, on_request=self._report
+        )
+        #: Projects whose index lines may be out of date (a killed run's, or written).
+        self.touched: set[int] = set()
+        self.changes = 0
+        self.counter: AttemptCounter | None = None
+        self._total: int | None = None
+        self._done = 0
+        self._left_cost = 0
+
+    @classmethod
+    async def open(
+        cls,
+        client: TrakkClient,
+        dest: Path,
+        *,
+        concurrency: int,
+        progress: ProgressCallback | None,
+        on_change: ChangeCallback | None,
+    ) -> Session:
+        """Read the destination (under its lock): temp files of killed runs are removed,
+        the index and the state loaded, the journal's projects marked to re-index."""
+        await in_thread(files.clean_temp_files, dest)
+        journal = Journal(dest)
+        index = await in_thread(Index.load, dest)
+        state = await in_thread(SyncState.load, dest)
+        session = cls(
+            client,
+            dest,
+            concurrency=concurrency,
+            progress=progress,
+            on_change=on_change,
+            state=state,
+            index=index,
+            journal=journal,
+        )
+        session.touched = await in_thread(journal.read)
+        return session
+
+    # -- the files ---------------------------------------------------------------------
+
+    async def reindex(self, pid: int) -> None:
+        """Recompute a project's index lines and report its changed files."""
+        self.touched.discard(pid)
+        for change in await in_thread(self.index.refresh, pid):
+            self.changes += 1
+            if self.on_change is not None:
+                self.on_change(change)
+
+    async def commit(self) -> None:
+        """Write the index (and the state file), then empty the journal."""
+        for pid in sorted(self.touched):
+            await self.reindex(pid)
+        await in_thread(self.index.write)
+        await in_thread(self.state.save, self.dest)
+        await in_thread(self.journal.clear)
+
+    async def refresh(self, pid: int, need: Need) -> Refreshed:
+        """Bring one project up to date, record its look, re-index it if it changed."""
+        refreshed = await self.mirror.refresh(pid, need)
+        if refreshed.changed or pid in self.touched:
+            await self.reindex(pid)
+        previous = self.state.projects.get(pid)
+        self.state.projects[pid] = ProjectState(
+            previous.row if previous is not None else None,
+            self.state.run,
+            frozenset(r.id for r in refreshed.reports if not is_completed(r)),
+        )
+        return refreshed
+
+    async def remove(self, pid: int) -> None:
+        """Delete a project from the destination."""
+        await in_thread(self.journal.note, pid)
+        await in_thread(files.remove_project, self.dest / str(pid))
+        self.state.projects.pop(pid, None)
+        await self.reindex(pid)
+
+    # -- progress ----------------------------------------------------------------------
+
+    def _report(self) -> None:
+        if self.progress is None or self.counter is None:
+            return
+        mirror = self.mirror
+        sent = self.counter.sent
+        expected = mirror.logical + mirror.pending + self._left_cost
+        self.progress(
+            ExportProgress(
+                projects_total=self._total,
+                projects_done=self._done,
+                requests=sent,
+                requests_expected=max(expected, sent),
+                files=self.changes,
+                bytes=mirror.bytes,
+            )
+        )
+
+    # -- one sync run ------------------------------------------------------------------
+
+    async def sync(self, *, share: float, full: bool) -> SyncSummary:
+        """One sync run (see :func:`sync_projects`)."""
+        started = time.perf_counter()
+        self.state.run += 1
+        with counting(self.client) as counter:
+            self.counter = counter
+            listed = await self._list()
+            complete = await in_thread(files.project_dirs, self.dest)
+            unknown = [p for p in listed if complete.get(p) and self._row(p) is None]
+            baselines = await in_thread(self._baselines, unknown)
+            planned = plan_run(
+                listed=listed,
+                complete=complete,
+                state=self.state.projects,
+                baseline=baselines.get,
+                share=share,
+                full=full,
+            )
+            gone = sorted(p for p in complete if p not in listed)
+            self._total = len(planned) + len(gone)
+            self._left_cost = sum(_BASE_COST[p.reason] for p in planned) + len(gone)
+            self._report()
+            outcome = _Outcome()
+            queue: Iterator[Planned | int] = iter([*planned, *gone])
+            workers = min(self.concurrency, len(planned) + len(gone))
+            await run_all([self._worker(queue, listed, outcome) for _ in range(workers)])
+            self._remember_rows(listed, outcome.failed)
+            await self.commit()
+        sent = counter.sent
+        slots = reconcile_slots(share, len(listed))
+        return SyncSummary(
+            dest=self.dest,
+            run=self.state.run,
+            listed=len(listed),
+            checked=sum(outcome.kinds.values()),
+            new=outcome.kinds.get("new", 0),
+            hinted=outcome.kinds.get("hinted", 0),
+            reconciled=outcome.kinds.get("reconciled", 0) + outcome.kinds.get("full", 0),
+            changed=outcome.changed,
+            removed=outcome.removed,
+            failed=dict(sorted(outcome.failed.items())),
+            files=self.changes,
+            bytes=self.mirror.bytes,
+            requests=sent,
+            rate_limited=counter.rate_limited,
+            retries=max(0, sent - self.mirror.logical),
+            duration=time.perf_counter() - started,
+            cycle_runs=len(listed) and (1 if full else cycle_runs(len(listed), slots)),
+        )
+
+    def _remember_rows(self, listed: Mapping[int, Row], failed: Mapping[int, str]) -> None:
+        """Record the listing rows of the projects now up to date: all listed projects
+        but the failed ones (their old row makes the next run look at them again)."""
+        for pid, row in listed.items():
+            if pid in failed:
+                continue
+            record = self.state.projects.get(pid)
+            self.state.projects[pid] = (
+                ProjectState(row, 0) if record is None else attrs.evolve(record, row=row)
+            )
+
+    def _row(self, pid: int) -> Row | None:
+        record = self.state.projects.get(pid)
+        return None if record is None else record.row
+
+    def _baselines(self, pids: Iterable[int]) -> dict[int, Row]:
+        found = {pid: _row_from_file(self.dest / str(pid)) for pid in pids}
+        return {pid: row for pid, row in found.items() if row is not None}
+
+    async def _list(self) -> dict[int, Row]:
+        """Every project of ``/projects`` and its row, walked with the client's pager."""
+        rows: dict[int, Row] = {}
+        async for page in self.client.projects.list(per_page=PAGE_SIZE).pages():
+            self.mirror.logical += 1
+            self._report()
+            for item in page.items:
+                rows.setdefault(item.id, row_of(item))
+        return rows
+
+    async def _worker(
+        self, queue: Iterable[Planned | int], listed: Mapping[int, Row], outcome: _Outcome
+    ) -> None:
+        for job in queue:
+            pid = job if isinstance(job, int) else job.project_id
+            cost = len(listed) and (1 if isinstance(job, int) else _BASE_COST[job.reason])
+            try:
+                if isinstance(job, int):
+                    await self._gone(pid, outcome)
+                else:
+                    refreshed = await self.refresh(pid, _need(job))
+                    outcome.kinds[job.reason] = outcome.kinds.get(job.reason, 0) + 1
+                    outcome.changed += refreshed.changed
+            except AuthenticationError:
+                raise  # every other project would fail the same way
+            except TrakkError as error:
+                outcome.failed[pid] = error_line(error)
+            self._done += 1
+            self._left_cost = max(0, self._left_cost - cost)
+            if self._done % _FLUSH_EVERY == 0:
+                await in_thread(self.state.save, self.dest)
+            self._report()
+
+    async def _gone(self, pid: int, outcome: _Outcome) -> None:
+        """A project in the destination that the listing no longer shows: removed once
+        ``/projects/{id}`` confirms it is gone (a listing that shifted while it was read
+        must not cost a mirror)."""
+        try:
+            await self.mirror.fetch_object(f"/projects/{pid}")
+        except (NotFoundError, PermissionDeniedError):
+            await self.remove(pid)
+            outcome.removed += 1
+            outcome.changed += 1
+            return
+        if not (self.dest / str(pid) / files.REPORTS_FILE).is_file():
+            # Still there, not listed, and left incomplete by a killed run: finish it.
+            outcome.changed += (await self.refresh(pid, EVERYTHING)).changed
+
+
+@attrs.define
+class _Outcome:
+    kinds: dict[str, int] = attrs.Factory(dict)
+    changed: int = 0
+    removed: int = 0
+    failed: dict[int, str] = attrs.Factory(dict)
+
+
+def _need(job: Planned) -> Need:
+    if job.reason in ("new", "full"):
+        return EVERYTHING
+    if job.reason == "hinted":
+        return Need(detail=True, keywords=job.keywords)
+    return RECONCILE
