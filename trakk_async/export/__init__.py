@@ -42,6 +42,7 @@ tasks using the same client in that time are counted too.
 from __future__ import annotations
 
 from trakk_async.export._export import ExportProgress, ExportSummary, export_projects
+from trakk_async.export._follow import follow_projects
 from trakk_async.export._index import FileChange
 from trakk_async.export._sync import SyncSummary, sync_projects
 
@@ -51,5 +52,6 @@ __all__ = [
     "FileChange",
     "SyncSummary",
     "export_projects",
+    "follow_projects",
     "sync_projects",
 ]
