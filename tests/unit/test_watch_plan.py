@@ -1,33 +1,25 @@
-"""Budget arithmetic, strategy choice, sharding and pacing of the report watcher."""
+"""Budget arithmetic, strategy choice, bounds and sharding of the report watcher."""
 
 from __future__ import annotations
-
-import itertools
-import math
 
 import pytest
 
 from trakk_async.watch._plan import (
     DEFAULT_WINDOW,
-    Pacer,
-    backoff,
+    Strategy,
+    StrategyChoice,
+    WatchPlan,
     check_budget,
     check_shard,
-    choose_strategy,
+    check_share,
     in_shard,
     listing_pages,
     longest_window,
     make_plan,
+    resolve_strategy,
+    time_to_send,
     watch_rate,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.mark.parametrize("bad", [0, -0.1, 1.5, True, "0.5", None])
@@ -70,93 +62,98 @@ def test_listing_pages() -> None:
     assert [listing_pages(n) for n in (0, 1, 100, 101, 1000, 10_000)] == [1, 1, 1, 2, 10, 100]
 
 
-@pytest.mark.parametrize(
-    ("watched", "listed", "expected"),
-    [
-        (1, 1, "last-generated"),
-        (24, 24, "last-generated"),
-        (25, 25, "listing"),
-        (300, 300, "listing"),
-        (10_000, 10_000, "listing"),
-        (50, 10_000, "last-generated"),  # a few ids among many listed ones
-        (500, 10_000, "listing"),
-    ],
-)
-def test_auto_picks_by_project_count(watched: int, listed: int, expected: str) -> None:
-    assert choose_strategy("auto", watched, listed) == expected
+@pytest.mark.parametrize("choice", ["auto", "per-project", "last-generated"])
+def test_auto_and_the_old_name_are_the_per_project_strategy(choice: StrategyChoice) -> None:
+    assert resolve_strategy(choice) == "per-project"
+    assert resolve_strategy("listing") == "listing"
 
 
-def test_explicit_strategy_is_kept() -> None:
-    assert choose_strategy("listing", 1, 1) == "listing"
-    assert choose_strategy("last-generated", 10_000, 10_000) == "last-generated"
-
-
-def test_plan_last_generated_costs_one_request_per_project() -> None:
-    plan = make_plan(
-        strategy="last-generated",
-        projects=500,
-        relist=False,
+def default_plan(strategy: Strategy, projects: int, share: float = 0.5) -> WatchPlan:
+    """The plan at budget 0.5 of Trakk's default limits (60/minute, 1,000/hour)."""
+    return make_plan(
+        strategy=strategy,
+        projects=projects,
         budget=0.5,
         window=(1000, 3600.0),
+        windows=[(60, 60.0), (1000, 3600.0)],
+        reconcile_share=share,
     )
-    assert plan.requests_per_sweep == 500
-    assert plan.sweep_interval == pytest.approx(3600.0)  # twice an hour is the whole budget
-    assert plan.requests_per_hour == pytest.approx(500)
-    assert plan.resync_interval is None
 
 
-def test_plan_listing_costs_pages_and_states_its_resync_bound() -> None:
+@pytest.mark.parametrize(
+    ("projects", "every", "shown", "every_listing", "first_pass"),
+    # the numbers the watch module and the README document, at budget 0.5 of 1,000/hour
+    [
+        (100, 734.4, 28.8, 1447.2, 60.0),
+        (1000, 7279.2, 158.4, 14407.2, 3600.0),
+        (10_000, 72727.2, 1454.4, 144007.2, 36000.0),
+    ],
+)
+def test_the_documented_bounds(
+    projects: int, every: float, shown: float, every_listing: float, first_pass: float
+) -> None:
+    per_project = default_plan("per-project", projects)
+    listing = default_plan("listing", projects)
+    assert per_project.detection_bound == pytest.approx(every)
+    assert per_project.hinted_bound == per_project.detection_bound
+    assert listing.hinted_bound == pytest.approx(shown)
+    assert listing.detection_bound == pytest.approx(every_listing)
+    assert per_project.first_pass == listing.first_pass == pytest.approx(first_pass)
+    assert per_project.requests_per_hour == listing.requests_per_hour == pytest.approx(500)
+    # the reason "auto" is "per-project": the listing never bounds every completion sooner
+    assert listing.detection_bound > per_project.detection_bound
+
+
+@pytest.mark.parametrize("projects", [1, 25, 100, 1000, 10_000, 100_000])
+@pytest.mark.parametrize("share", [0.1, 0.5, 0.9])
+def test_listing_never_bounds_every_completion_sooner_at_the_same_budget(
+    projects: int, share: float
+) -> None:
+    per_project = default_plan("per-project", projects)
+    listing = default_plan("listing", projects, share)
+    # unless it gives up listing almost entirely (then its passes are slower than a sweep)
+    assert listing.detection_bound >= per_project.detection_bound or (
+        listing.pass_interval is not None and listing.pass_interval >= per_project.sweep_interval
+    )
+
+
+def test_per_project_with_explicit_ids_does_not_list() -> None:
     plan = make_plan(
-        strategy="listing", projects=1000, budget=0.5, window=(1000, 3600.0), resync_share=0.2
+        strategy="per-project", projects=500, relist=False, budget=0.5, window=(1000, 3600.0)
     )
-    assert plan.requests_per_sweep == 10
-    assert plan.sweep_interval == pytest.approx(10 / (500 / 3600 * 0.8))
-    assert plan.resync_interval == pytest.approx(1000 / (500 / 3600 * 0.2))
-    lg = make_plan(strategy="last-generated", projects=1000, budget=0.5, window=(1000, 3600.0))
-    assert lg.sweep_interval / plan.sweep_interval > 20
+    assert plan.reconcile_share == 1.0
+    assert plan.pass_interval is None
+    assert plan.sweep_interval == pytest.approx(3600.0)  # twice an hour is the whole budget
+    assert plan.detection_bound == pytest.approx(3600.0 + 7.2)
+    assert plan.first_pass == 0.0  # 500 requests fit the hourly window at once
 
 
-def test_pacer_spaces_slots_evenly() -> None:
-    clock = Clock()
-    pacer = Pacer(2.0, clock)
-    assert pacer.delay() == 0
-    grants = []
-    for _ in range(10):
-        clock.now += pacer.delay()
-        grants.append(clock.now)
-        pacer.consume()
-    gaps = {round(b - a, 9) for a, b in itertools.pairwise(grants)}
-    assert gaps == {0.5}
+def test_per_project_relists_once_per_sweep() -> None:
+    plan = make_plan(strategy="per-project", projects=1000, budget=0.5, window=(1000, 3600.0))
+    assert plan.reconcile_share == pytest.approx(1000 / 1010)
+    assert plan.pass_interval == pytest.approx(plan.sweep_interval)
+    assert plan.sweep_interval == pytest.approx(1010 * 7.2)
 
 
-def test_pacer_does_not_catch_up_after_a_stall() -> None:
-    clock = Clock()
-    pacer = Pacer(1.0, clock)
-    pacer.consume()
-    clock.now = 10.0  # the consumer held the watcher for 10 slots
-    assert pacer.delay() == 0
-    pacer.consume()
-    assert pacer.delay() == pytest.approx(1.0)  # no burst of the missed slots
+def test_listing_splits_its_slots_by_the_reconcile_share() -> None:
+    plan = make_plan(
+        strategy="listing", projects=1000, budget=0.5, window=(1000, 3600.0), reconcile_share=0.2
+    )
+    rate = 500 / 3600
+    assert plan.pass_interval == pytest.approx(10 / (rate * 0.8))
+    assert plan.sweep_interval == pytest.approx(1000 / (rate * 0.2))
+    assert plan.hinted_bound == pytest.approx(10 / (rate * 0.8) + 1 / (rate * 0.8))
 
 
-def test_pacer_rejects_a_zero_rate() -> None:
-    with pytest.raises(ValueError, match="rate"):
-        Pacer(0, Clock())
+def test_time_to_send_through_fixed_windows() -> None:
+    windows = [(60, 60.0), (1000, 3600.0)]
+    assert time_to_send(0, windows) == 0.0
+    assert time_to_send(60, windows) == 0.0
+    assert time_to_send(61, windows) == 60.0
+    assert time_to_send(1001, windows) == 3600.0
 
 
-def test_backoff_doubles_to_a_cap_with_jitter() -> None:
-    assert backoff(0, lambda: 0.0) == 0.5
-    assert backoff(0, lambda: 1.0) == 1.0
-    assert backoff(3, lambda: 1.0) == 8.0
-    assert backoff(100, lambda: 1.0) == 60.0
-    assert math.isclose(backoff(100, lambda: 0.0), 30.0)
-
-
-def test_pacer_keeps_its_pace_when_each_wake_up_is_a_little_late() -> None:
-    clock = Clock()
-    pacer = Pacer(100.0, clock)  # 10 ms slots
-    for _ in range(100):
-        clock.now += pacer.delay() + 0.001  # every sleep wakes 1 ms late
-        pacer.consume()
-    # 100 slots in ~1 s, not 1.1 s: lateness under a slot does not accumulate
-    assert clock.now == pytest.approx(0.992, abs=1e-6)
+@pytest.mark.parametrize("bad", [0, 1, -0.5, 1.5, True, "0.5"])
+def test_reconcile_share_is_a_fraction(bad: object) -> None:
+    with pytest.raises(ValueError, match="reconcile_share"):
+        check_share(bad)

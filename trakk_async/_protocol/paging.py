@@ -7,15 +7,37 @@ that leaves out ``meta``, or ``links``, or both, is walked the same way everywhe
 
 from __future__ import annotations
 
-from typing import Final
-
-from trakk_async._models.objects import Page
+from collections.abc import Sized
+from typing import Final, Protocol
 
 #: A hard stop for servers that announce no page count at all.
 MAX_PAGES_WITHOUT_META: Final = 10_000
 
 
-def has_next_page(page: Page, number: int, per_page: int, *, fresh: int) -> bool:
+class _Meta(Protocol):
+    @property
+    def last_page(self) -> int | None: ...
+
+
+class _Links(Protocol):
+    @property
+    def next(self) -> str | None: ...
+
+
+class PageLike(Protocol):
+    """What the rule reads of a page (a :class:`~trakk_async.Page`)."""
+
+    @property
+    def items(self) -> Sized: ...
+
+    @property
+    def meta(self) -> _Meta | None: ...
+
+    @property
+    def links(self) -> _Links | None: ...
+
+
+def has_next_page(page: PageLike, number: int, per_page: int, *, fresh: int) -> bool:
     """Whether page ``number + 1`` should be requested after page ``number``.
 
     ``fresh`` is how many of the page's projects the walk had not seen on an earlier page.

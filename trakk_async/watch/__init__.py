@@ -102,10 +102,11 @@ from trakk_async.watch._checkpoint import (
     RedisCheckpoint,
     SQLiteCheckpoint,
 )
+from trakk_async.watch._events import ReportAdvanced, WatchStats
 from trakk_async.watch._handling import DeadLetter, DeadLetterFile, Handler
 from trakk_async.watch._plan import WatchPlan
 from trakk_async.watch._state import Seen
-from trakk_async.watch._watcher import ReportAdvanced, ReportWatcher, WatchStats
+from trakk_async.watch._watcher import ReportWatcher
 
 __all__ = [
     "Checkpoint",

@@ -11,25 +11,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from os import PathLike
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import orjson
 
 from trakk_async._protocol.schedule import WATCH_BACKOFF
-
-if TYPE_CHECKING:
-    from trakk_async.watch._watcher import ReportAdvanced, ReportWatcher
+from trakk_async.watch._events import ReportAdvanced
 
 __all__ = ["DeadLetter", "DeadLetterFile", "Handler"]
 
 logger = logging.getLogger("trakk_async")
 
-Handler = Callable[["ReportAdvanced"], Awaitable[object]]
+#: What handles one event: an async callable of the event.
+Handler = Callable[[ReportAdvanced], Awaitable[object]]
 #: Where given-up events go: an async callable of the event and the handler's last error.
-DeadLetter = Callable[["ReportAdvanced", BaseException], Awaitable[object]]
+DeadLetter = Callable[[ReportAdvanced, BaseException], Awaitable[object]]
+
+
+class _EventStream(Protocol):
+    """What :func:`handle_events` needs of a watcher."""
+
+    def __aiter__(self) -> AsyncIterator[ReportAdvanced]: ...
+
+    async def commit(self) -> None: ...
 
 
 def describe(event: ReportAdvanced) -> str:
@@ -81,7 +88,7 @@ class DeadLetterFile:
 
 
 async def handle_events(
-    watcher: ReportWatcher,
+    watcher: _EventStream,
     handler: Handler,
     *,
     timeout: float | None,  # noqa: ASYNC109 (a limit per call of the handler)

@@ -150,9 +150,11 @@ class Tracker:
             return
         self.watched[pid] = None
         self._cycle_left.add(pid)
+        # At the end of the order; a look moves a project there too, so after the first
+        # pass the projects with a record, not looked at yet, come first.
         self._order[pid] = None
         if pid in self.records:
-            self._order.move_to_end(pid, last=False)  # not looked at since the start
+            pass
         elif self.first_pass:
             self._baselines.append(pid)
         else:
@@ -208,14 +210,19 @@ class Tracker:
             pid = self._oldest(now)
             if pid is not None:
                 self._credit -= 1.0
-                return Job("reconcile", pid)
+                return self._look(pid)
         confirmation = self._next_confirmation(now)
         if confirmation is not None:
             return confirmation
         if self.lists and not self._page_waiting:
             return Job("page", page=self._page)
         pid = self._oldest(now)
-        return None if pid is None else Job("reconcile", pid)
+        return None if pid is None else self._look(pid)
+
+    def _look(self, pid: int) -> Job:
+        # A project without a record (it joined, or was set aside during the first pass)
+        # gets its baseline from whichever look reaches it first.
+        return Job("reconcile" if pid in self.records else "baseline", pid)
 
     def _next_confirmation(self, now: float) -> Job | None:
         for _ in range(len(self._confirm)):

@@ -1,4 +1,4 @@
-"""The report watcher: :class:`ReportWatcher` and its events (see the package docstring)."""
+"""The report watcher, :class:`ReportWatcher` (see the package docstring)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,8 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
-
-import attrs
-import orjson
+from typing import TYPE_CHECKING, Final, Self, TypeVar
 
 from trakk_async._core.errors import (
     APIConnectionError,
@@ -25,6 +21,8 @@ from trakk_async._core.errors import (
 )
 from trakk_async._protocol.schedule import WATCH_BACKOFF, Pacer
 from trakk_async.watch._checkpoint import Checkpoint, MemoryCheckpoint
+from trakk_async.watch._events import ReportAdvanced, WatchStats
+from trakk_async.watch._handling import DeadLetter, Handler, handle_events
 from trakk_async.watch._plan import (
     DEFAULT_RECONCILE_SHARE,
     PAGE_SIZE,
@@ -46,9 +44,8 @@ if TYPE_CHECKING:
     from trakk_async._client.client import TrakkClient
     from trakk_async._client.pager import ProjectPager
     from trakk_async._models.objects import Report
-    from trakk_async.watch._handling import DeadLetter, Handler
 
-__all__ = ["ReportAdvanced", "ReportWatcher", "WatchStats"]
+__all__ = ["ReportWatcher"]
 
 logger = logging.getLogger("trakk_async")
 
@@ -57,68 +54,6 @@ T = TypeVar("T")
 
 #: Seconds a failing checkpoint store is retried before the stream ends.
 DEFAULT_CHECKPOINT_OUTAGE: Final = 60.0
-
-
-@attrs.frozen(kw_only=True)
-class ReportAdvanced:
-    """A report of a project completed: ``report`` (its status is ``completed``).
-
-    One event per completed report, oldest first when one look finds several.
-    ``previous_number`` and ``previous_report_id`` name the report delivered just before
-    it for the same project (at the watcher's first look: the project's newest completed
-    report then); both are None for a project's first completed report. ``baseline`` is
-    True only for the first-look events of ``emit_baselines=True``. ``detected_at`` is
-    when the watcher learned of it (UTC).
-    """
-
-    project_id: int
-    previous_number: int | None
-    previous_report_id: int | None
-    report: Report
-    baseline: bool = False
-    detected_at: datetime = attrs.field(factory=lambda: datetime.now(UTC), eq=False)
-
-    def to_json(self) -> dict[str, Any]:
-        """The event as JSON data: what ``trakk watch`` prints and ``--exec`` reads."""
-        report = attrs.asdict(self.report, filter=lambda a, _: a.name != "cache_refreshed_at")
-        return {
-            "project_id": self.project_id,
-            "previous_number": self.previous_number,
-            "previous_report_id": self.previous_report_id,
-            "baseline": self.baseline,
-            "detected_at": self.detected_at.isoformat(),
-            "report": orjson.loads(orjson.dumps(report)),  # dates, enums -> JSON types
-        }
-
-
-@attrs.frozen(kw_only=True)
-class WatchStats:
-    """Counters of a running watcher, for logs and dashboards.
-
-    ``ready`` turns True when the first pass is over; ``sweeps`` counts the times every
-    watched project has been looked at since; ``looks`` splits into ``baselines``,
-    ``confirmations`` (of listing hints) and ``reconciliations``.
-    """
-
-    strategy: str | None
-    ready: bool
-    watched: int
-    parked: int
-    requests: int
-    pages: int
-    baselines: int
-    confirmations: int
-    reconciliations: int
-    failures: int
-    checkpoint_failures: int
-    events: int
-    listing_passes: int
-    sweeps: int
-
-    @property
-    def looks(self) -> int:
-        """Requests for a project's reports list, of every kind."""
-        return self.baselines + self.confirmations + self.reconciliations
 
 
 class ReportWatcher:
@@ -320,8 +255,6 @@ class ReportWatcher:
                 await watcher.handle(publish, timeout=60, attempts=5,
                                      dead_letter=DeadLetterFile("failed.jsonl"))
         """
-        from trakk_async.watch._handling import handle_events
-
         return await handle_events(
             self,
             handler,
