@@ -22,6 +22,8 @@ KEYWORDS_FILE: Final = "keywords.json"
 #: Written last: a project directory with ``reports.json`` is complete.
 REPORTS_FILE: Final = "reports.json"
 CONTENT_DIR: Final = "content"
+#: One JSON line per file of every complete project (see ``_index``).
+INDEX_FILE: Final = "index.jsonl"
 
 
 def dump(data: Any) -> bytes:

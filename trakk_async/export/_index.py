@@ -38,7 +38,7 @@ __all__ = [
     "project_entries",
 ]
 
-INDEX_FILE: Final = "index.jsonl"
+INDEX_FILE: Final = files.INDEX_FILE
 JOURNAL_FILE: Final = ".trakk-journal"
 
 Change = Literal["added", "modified", "removed"]
