@@ -148,7 +148,9 @@ def test_state_round_trip_and_bad_files(tmp_path: Path, caplog: pytest.LogCaptur
     with caplog.at_level("WARNING", logger="trakk_async"):
         assert SyncState.load(tmp_path) == SyncState()
     assert "format 2" in caplog.text
-    (tmp_path / STATE_FILE).write_bytes(b'{"format": 1, "run": 1, "projects": {"x": [null, 1, []]}}')
+    (tmp_path / STATE_FILE).write_bytes(
+        b'{"format": 1, "run": 1, "projects": {"x": [null, 1, []]}}'
+    )
     assert SyncState.load(tmp_path) == SyncState()
     (tmp_path / STATE_FILE).write_bytes(b"not json")
     assert SyncState.load(tmp_path) == SyncState()

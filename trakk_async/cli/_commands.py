@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import attrs
 import click
@@ -21,11 +21,23 @@ from trakk_async._client.client import TrakkClient
 from trakk_async._core.errors import ConfigurationError, TrakkError
 from trakk_async._models.objects import KeywordContent, Me, ProjectSummary, Report, ReportContent
 from trakk_async._protocol.core import BASE_URL_ENV, TOKEN_ENV
-from trakk_async.export import ExportProgress, ExportSummary, export_projects
+from trakk_async.export import (
+    ExportProgress,
+    ExportSummary,
+    FileChange,
+    SyncSummary,
+    export_projects,
+    follow_projects,
+    sync_projects,
+)
+from trakk_async.export._export import ProgressCallback
+from trakk_async.export._plan import DEFAULT_RECONCILE_SHARE
 from trakk_async.ratelimit import TokenBucketLimiter
-from trakk_async.watch import ReportAdvanced, SQLiteCheckpoint
+from trakk_async.watch import ReportAdvanced, SQLiteCheckpoint, WatchPlan
 
 __all__ = ["cli", "main"]
+
+_Summary = TypeVar("_Summary", ExportSummary, SyncSummary)
 
 
 @attrs.frozen
@@ -223,12 +235,33 @@ async def export_with_progress(
     console: Console,
 ) -> ExportSummary:
     """Run an export, with a live bar on ``console`` when it is a terminal."""
+    return await with_progress(
+        client,
+        console,
+        "export",
+        lambda progress: export_projects(
+            client,
+            dest,
+            project_ids=project_ids,
+            resume=resume,
+            concurrency=concurrency,
+            progress=progress,
+        ),
+    )
+
+
+async def with_progress(
+    client: TrakkClient,
+    console: Console,
+    label: str,
+    run: Callable[[ProgressCallback | None], Awaitable[_Summary]],
+) -> _Summary:
+    """Run an export or a sync (``run(progress)``), with a live bar on ``console`` when
+    it is a terminal."""
     if not console.is_terminal:
-        return await export_projects(
-            client, dest, project_ids=project_ids, resume=resume, concurrency=concurrency
-        )
+        return await run(None)
     bar = Progress(
-        TextColumn("[bold]export[/]"),
+        TextColumn(f"[bold]{label}[/]"),
         BarColumn(),
         TextColumn("{task.fields[projects]} projects"),
         TextColumn("{task.fields[requests]} requests"),
@@ -237,9 +270,7 @@ async def export_with_progress(
         console=console,
         transient=False,
     )
-    task: TaskID = bar.add_task(
-        "export", total=None, projects="-", requests="-", budget="-", eta="-"
-    )
+    task: TaskID = bar.add_task(label, total=None, projects="-", requests="-", budget="-", eta="-")
 
     def update(p: ExportProgress) -> None:
         snap = client.rate_limit
@@ -255,14 +286,7 @@ async def export_with_progress(
         )
 
     with bar:
-        summary = await export_projects(
-            client,
-            dest,
-            project_ids=project_ids,
-            resume=resume,
-            concurrency=concurrency,
-            progress=update,
-        )
+        summary = await run(update)
         bar.update(task, total=summary.requests or 1, completed=summary.requests, eta="0s")
     return summary
 
@@ -276,6 +300,20 @@ def _duration(seconds: float) -> str:
         return f"{minutes}m{seconds:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+def sync_line(summary: SyncSummary) -> str:
+    """One line about a sync, for people."""
+    failed = f", {len(summary.failed)} failed" if summary.failed else ""
+    return (
+        f"synced {summary.listed} projects to {summary.dest}: {summary.checked} checked "
+        f"({summary.new} new, {summary.hinted} hinted, {summary.reconciled} reconciled), "
+        f"{summary.changed} changed, {summary.removed} removed{failed}; "
+        f"{summary.files} files changed ({summary.bytes:,} bytes written), "
+        f"{summary.requests} requests, {summary.rate_limited} rate-limited, "
+        f"{summary.retries} retries, {summary.duration:.1f}s; every project is looked at "
+        f"within {summary.cycle_runs} runs at this share"
+    )
 
 
 def summary_line(summary: ExportSummary) -> str:
@@ -483,6 +521,126 @@ def export(
         for pid, error in summary.failed.items():
             click.echo(f"trakk: error: project {pid}: {error}", err=True)
         return 1 if summary.failed else 0
+
+    _run(ctx, work)
+
+
+@cli.command()
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--reconcile-share",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=DEFAULT_RECONCILE_SHARE,
+    show_default=True,
+    help="Share of the projects whose reports are compared each run, in rotation, "
+    "because the listing cannot show every completion.",
+)
+@click.option("--full", is_flag=True, help="Fetch every project's detail, keywords and reports.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Requests in flight (all still go through the rate limiter).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON line per file added, modified or removed."
+)
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="After the sync, keep DEST fresh through the report watcher until Ctrl-C.",
+)
+@click.option(
+    "--budget",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="With --follow: share of the hourly rate budget the watcher may use.",
+)
+@click.pass_context
+def sync(
+    ctx: click.Context,
+    dest: Path,
+    reconcile_share: float,
+    full: bool,
+    concurrency: int,
+    as_json: bool,
+    follow: bool,
+    budget: float,
+) -> None:
+    """Bring the export directory DEST up to date (see trakk_async.export).
+
+    The /projects listing says which projects are new, gone or changed; a share of the
+    others is compared as well, in rotation. The summary goes to stdout (stderr with
+    --json, whose stdout carries one line per changed file). Exit code 1 when a project
+    failed (the next run tries it again) or another export or sync holds DEST.
+    """
+    if full and follow:
+        raise click.UsageError("--full and --follow do not go together", ctx)
+
+    def changed(change: FileChange) -> None:
+        if as_json:
+            click.echo(json_line(change.to_json()))
+
+    def summary_out(summary: SyncSummary) -> None:
+        click.echo(sync_line(summary), err=as_json)
+        for pid, error in summary.failed.items():
+            click.echo(f"trakk: error: project {pid}: {error}", err=True)
+
+    async def work(client: TrakkClient) -> int:
+        if follow:
+            return await follow_dest(client)
+        summary = await with_progress(
+            client,
+            _console(stderr=True),
+            "sync",
+            lambda progress: sync_projects(
+                client,
+                dest,
+                reconcile_share=reconcile_share,
+                full=full,
+                concurrency=concurrency,
+                progress=progress,
+                on_change=changed,
+            ),
+        )
+        summary_out(summary)
+        return 1 if summary.failed else 0
+
+    async def follow_dest(client: TrakkClient) -> int:
+        def ready(plan: WatchPlan) -> None:
+            click.echo(
+                f"trakk: following {plan.projects} projects: a completed report lands in "
+                f"{dest} within {_duration(plan.detection_bound)} "
+                f"({plan.requests_per_hour:.0f} requests/hour); Ctrl-C stops",
+                err=True,
+            )
+
+        def told(change: FileChange) -> None:
+            if as_json:
+                click.echo(json_line(change.to_json()))
+            elif watching:
+                click.echo(f"{change.change} {change.path}")
+
+        watching = False
+
+        def synced(summary: SyncSummary) -> None:
+            nonlocal watching
+            summary_out(summary)
+            watching = True
+
+        await follow_projects(
+            client,
+            dest,
+            budget=budget,
+            reconcile_share=reconcile_share,
+            concurrency=concurrency,
+            on_change=told,
+            on_sync=synced,
+            on_ready=ready,
+        )
+        return 0
 
     _run(ctx, work)
 

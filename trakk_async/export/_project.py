@@ -73,9 +73,7 @@ def content_numbers(keywords: list[Any], reports: list[ReportRef]) -> dict[int, 
     newest: dict[int, ReportRef] = {}
     for report in reports:  # newest first: the first of a number is the one /content serves
         newest.setdefault(report.report_number, report)
-    return {
-        n: newest[n] for n in sorted(with_content) if n in newest and is_completed(newest[n])
-    }
+    return {n: newest[n] for n in sorted(with_content) if n in newest and is_completed(newest[n])}
 
 
 def fingerprint(reports: list[ReportRef]) -> frozenset[tuple[int, str]]:
