@@ -21,6 +21,9 @@ PROJECT_FILE: Final = "project.json"
 KEYWORDS_FILE: Final = "keywords.json"
 #: Written last: a project directory with ``reports.json`` is complete.
 REPORTS_FILE: Final = "reports.json"
+#: ``reports.json`` set aside while a project is rewritten: the record its content files
+#: were fetched against, should the rewrite be interrupted (removed once it is done).
+PREVIOUS_REPORTS_FILE: Final = ".trakk-previous-reports.json"
 CONTENT_DIR: Final = "content"
 #: One JSON line per file of every complete project (see ``_index``).
 INDEX_FILE: Final = "index.jsonl"
@@ -108,16 +111,29 @@ def clean_temp_files(dest: Path) -> int:
     """Delete every temporary file anywhere under ``dest``; returns how many.
 
     Called under the destination's lock, when no other run can be writing one: whatever
-    is left is a killed run's.
+    is left is a killed run's. That includes a set-aside ``reports.json`` next to a new
+    one (the run was killed just before removing it).
     """
     removed = 0
     for root, _dirs, names in os.walk(dest):
         for name in names:
-            if name.startswith(TEMP_PREFIX):
+            stale = name.startswith(TEMP_PREFIX) or (
+                name == PREVIOUS_REPORTS_FILE and REPORTS_FILE in names
+            )
+            if stale:
                 with contextlib.suppress(OSError):
                     os.unlink(os.path.join(root, name))
                     removed += 1
     return removed
+
+
+def set_aside_reports(project_dir: Path) -> None:
+    """Make a project incomplete before rewriting it: ``reports.json`` becomes
+    :data:`PREVIOUS_REPORTS_FILE` (kept as it is if an interrupted rewrite left one)."""
+    reports = project_dir / REPORTS_FILE
+    if reports.is_file():
+        os.replace(reports, project_dir / PREVIOUS_REPORTS_FILE)
+        _fsync_dir(project_dir)
 
 
 def project_dirs(dest: Path) -> dict[int, bool]:

@@ -46,7 +46,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 def mirrored_record(project_dir: Path) -> Seen | None:
     """A project's watcher record as its files show it (None when incomplete)."""
-    refs = Mirrored.read(project_dir).refs()
+    mirrored = Mirrored.read(project_dir)
+    refs = mirrored.refs() if mirrored.complete else None
     return None if refs is None else first_look(refs)
 
 

@@ -16,11 +16,12 @@ they already know (the :class:`Need`). Per project:
    URL; it is kept only while none of those changed since it was fetched (the mirror's
    ``reports.json``, ``project.json`` and ``keywords.json`` are that record).
 
-Writes: nothing when nothing changed. Otherwise the project is noted in the journal,
-``reports.json`` is removed (the project is incomplete from here on, and a crash is seen
-by the next run, which then fetches all of the project's content again rather than trust
-a half-updated record), content is written, then the detail and keywords, then
-``reports.json`` last.
+Writes: nothing when nothing changed. Otherwise the project is noted in the journal and
+its ``reports.json`` is set aside (the project is incomplete from here on), content is
+written, then the detail and keywords, then ``reports.json`` last. Every content file
+whose record changed is fetched before any record file is replaced, so a run that is
+killed part-way leaves a record (the set-aside reports list, the detail and keywords
+as they are) against which the next run keeps every content file still valid.
 """
 
 from __future__ import annotations
@@ -96,7 +97,9 @@ def _keyword_basis(keywords: list[Any]) -> tuple[Any, ...]:
 
 @attrs.frozen
 class Mirrored:
-    """A project's files as the last complete update left them (all None if incomplete)."""
+    """A project's record in the destination: its reports list, detail and keywords (all
+    None when there is none). ``interrupted``: the reports list is the one set aside by
+    a rewrite that did not finish, good only to tell which content files are valid."""
 
     reports: list[Any] | None = None
     reports_bytes: bytes | None = None
@@ -104,16 +107,21 @@ class Mirrored:
     project_bytes: bytes | None = None
     keywords: list[Any] | None = None
     keywords_bytes: bytes | None = None
+    interrupted: bool = False
 
     @property
     def complete(self) -> bool:
-        """Whether the project's last update finished: its record can be trusted."""
-        return self.reports is not None
+        """Whether the project's last update finished."""
+        return self.reports is not None and not self.interrupted
 
     @classmethod
     def read(cls, project_dir: Path) -> Mirrored:
-        """Read a project's record; incomplete unless all three files are whole."""
+        """Read a project's record; none unless all three files are whole."""
+        interrupted = False
         reports_bytes = files.read_bytes(project_dir / files.REPORTS_FILE)
+        if reports_bytes is None:
+            interrupted = True
+            reports_bytes = files.read_bytes(project_dir / files.PREVIOUS_REPORTS_FILE)
         project_bytes = files.read_bytes(project_dir / files.PROJECT_FILE)
         keywords_bytes = files.read_bytes(project_dir / files.KEYWORDS_FILE)
         if reports_bytes is None or project_bytes is None or keywords_bytes is None:
@@ -127,7 +135,9 @@ class Mirrored:
             and _is_list_of_objects(keywords)
         ):
             return cls()
-        return cls(reports, reports_bytes, project, project_bytes, keywords, keywords_bytes)
+        return cls(
+            reports, reports_bytes, project, project_bytes, keywords, keywords_bytes, interrupted
+        )
 
     def refs(self) -> list[ReportRef] | None:
         """The mirrored reports as :class:`ReportRef` (None when incomplete or unreadable)."""
@@ -243,7 +253,7 @@ class Mirror:
         reports = await self.fetch_list(path)
         refs = report_refs(reports, path)
         reports_bytes = files.dump(reports)
-        same = old.reports_bytes == reports_bytes
+        same = old.complete and old.reports_bytes == reports_bytes
         get_detail = not old.complete or bool(need.detail) or (need.detail is None and not same)
         get_keywords = (
             not old.complete or need.keywords or fingerprint(refs) != fingerprint(old_refs or [])
@@ -275,13 +285,14 @@ class Mirror:
 
         await in_thread(self.journal.note, pid)
         # Incomplete until reports.json is back: a crash from here on is seen by the next run.
-        await in_thread(files.unlink, pdir / files.REPORTS_FILE)
+        await in_thread(files.set_aside_reports, pdir)
         self.pending += len(todo)
         await run_all([self._content(pid, number, pdir) for number in todo])
         await self.write(pdir / files.PROJECT_FILE, project_bytes, only_if_changed=True)
         await self.write(pdir / files.KEYWORDS_FILE, keywords_bytes, only_if_changed=True)
         await in_thread(files.remove_stale, pdir, set(wanted))
         await self.write(pdir / files.REPORTS_FILE, reports_bytes)
+        await in_thread(files.unlink, pdir / files.PREVIOUS_REPORTS_FILE)
         return Refreshed(refs, changed=True)
 
     async def _content(self, pid: int, number: int, pdir: Path) -> None:
