@@ -90,11 +90,13 @@ def test_journal(tmp_path: Path) -> None:
 
 
 def test_a_second_run_into_a_locked_destination_is_refused(tmp_path: Path) -> None:
-    with locked(tmp_path / "dest"):
-        with pytest.raises(DestinationBusyError, match="another export or sync") as caught:
-            with locked(tmp_path / "dest"):
-                pass
-        assert isinstance(caught.value, TrakkError)
+    with (
+        locked(tmp_path / "dest"),
+        pytest.raises(DestinationBusyError, match="another export or sync") as caught,
+        locked(tmp_path / "dest"),
+    ):
+        pass
+    assert isinstance(caught.value, TrakkError)
     with locked(tmp_path / "dest"):  # released
         pass
     assert (tmp_path / "dest" / LOCK_FILE).exists()
@@ -116,9 +118,8 @@ def test_the_lock_of_another_process_and_of_a_killed_one(tmp_path: Path) -> None
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline() == b"held\n"
-        with pytest.raises(DestinationBusyError):
-            with locked(tmp_path):
-                pass
+        with pytest.raises(DestinationBusyError), locked(tmp_path):
+            pass
     finally:
         holder.kill()  # SIGKILL: no cleanup runs in the holder
         holder.wait()
