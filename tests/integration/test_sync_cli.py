@@ -23,6 +23,17 @@ from trakk_async.testing import FakeTrakk
 pytestmark = pytest.mark.integration
 
 LIMITS = ((100_000, 60.0),)
+#: The command, told the fake's limits.
+TRAKK = (sys.executable, "-m", "trakk_async.cli", "--rate-limit", "100000/60")
+
+
+def _env(fake: FakeTrakk) -> dict[str, str]:
+    return {
+        **os.environ,
+        "TRAKK_API_TOKEN": fake.token,
+        "TRAKK_BASE_URL": fake.base_url,
+        "COLUMNS": "200",
+    }
 
 
 @pytest.fixture
@@ -35,12 +46,6 @@ async def trakk(
     fake: FakeTrakk, *args: str, limit_file_size: int | None = None
 ) -> tuple[int, str, str]:
     """Run ``trakk ARGS`` in a subprocess; returns (exit code, stdout, stderr)."""
-    env = {
-        **os.environ,
-        "TRAKK_API_TOKEN": fake.token,
-        "TRAKK_BASE_URL": fake.base_url,
-        "COLUMNS": "200",
-    }
 
     def file_size_limit() -> None:  # a "full disk": writes past the limit fail (EFBIG)
         if limit_file_size is not None:
@@ -48,13 +53,9 @@ async def trakk(
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file_size, limit_file_size))
 
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "trakk_async.cli",
-        "--rate-limit",
-        "100000/60",
+        *TRAKK,
         *args,
-        env=env,
+        env=_env(fake),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         preexec_fn=file_size_limit,
@@ -150,18 +151,13 @@ async def test_follow_lands_a_completion_then_stops_on_ctrl_c(
     fake: FakeTrakk, tmp_path: Path
 ) -> None:
     dest = tmp_path / "dest"
-    env = {**os.environ, "TRAKK_API_TOKEN": fake.token, "TRAKK_BASE_URL": fake.base_url}
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "trakk_async.cli",
-        "--rate-limit",
-        "100000/60",
+        *TRAKK,
         "sync",
         str(dest),
         "--follow",
         "--json",
-        env=env,
+        env=_env(fake),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

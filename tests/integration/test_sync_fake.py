@@ -362,18 +362,26 @@ async def test_two_runs_at_once_one_is_refused(fake: FakeTrakk, tmp_path: Path) 
     assert_same_tree(dest, await _fresh(fake, tmp_path / "fresh"))
 
 
-@pytest.mark.parametrize("seed", range(6))
-async def test_a_sync_cancelled_anywhere_converges(
-    fake: FakeTrakk, tmp_path: Path, seed: int
-) -> None:
-    rng = random.Random(seed)
+async def _changed_twice(
+    fake: FakeTrakk, tmp_path: Path, rng: random.Random
+) -> tuple[Path, Path, SyncSummary]:
+    """A synced directory, random changes on the server, two copies of the directory:
+    the first synced without interruption (its summary returned), the second not yet."""
     base = tmp_path / "base"
     await _sync(fake, base)
     await random_changes(fake, rng, 25)
     uninterrupted, killed = tmp_path / "uninterrupted", tmp_path / "killed"
     shutil.copytree(base, uninterrupted)
     shutil.copytree(base, killed)
-    expected = await _sync(fake, uninterrupted, reconcile_share=0.2)
+    return uninterrupted, killed, await _sync(fake, uninterrupted, reconcile_share=0.2)
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_a_sync_cancelled_anywhere_converges(
+    fake: FakeTrakk, tmp_path: Path, seed: int
+) -> None:
+    rng = random.Random(seed)
+    uninterrupted, killed, expected = await _changed_twice(fake, tmp_path, rng)
 
     stop_at = rng.randint(1, max(1, expected.requests - 1))
 
@@ -410,13 +418,7 @@ asyncio.run(main())
 @pytest.mark.parametrize("seed", range(4))
 async def test_a_sync_killed_hard_converges(fake: FakeTrakk, tmp_path: Path, seed: int) -> None:
     rng = random.Random(100 + seed)
-    base = tmp_path / "base"
-    await _sync(fake, base)
-    await random_changes(fake, rng, 25)
-    uninterrupted, killed = tmp_path / "uninterrupted", tmp_path / "killed"
-    shutil.copytree(base, uninterrupted)
-    shutil.copytree(base, killed)
-    expected = await _sync(fake, uninterrupted, reconcile_share=0.2)
+    uninterrupted, killed, expected = await _changed_twice(fake, tmp_path, rng)
 
     # Kill the child (SIGKILL: no cleanup at all) once the fake has answered a random
     # number of its requests.

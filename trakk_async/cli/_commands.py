@@ -331,6 +331,27 @@ def summary_line(summary: ExportSummary) -> str:
 # -- commands -------------------------------------------------------------------------
 
 
+#: ``--concurrency`` of export and sync.
+_concurrency_option = click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Requests in flight (all still go through the rate limiter).",
+)
+
+
+def _budget_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--budget``: the watcher's share of the hourly rate budget (watch, sync --follow)."""
+    return click.option(
+        "--budget",
+        type=click.FloatRange(0, 1, min_open=True),
+        default=0.5,
+        show_default=True,
+        help=help_text,
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--token",
@@ -495,13 +516,7 @@ def content(
     help="Export only this project (repeatable); default: every project.",
 )
 @click.option("--resume", is_flag=True, help="Skip projects already exported and unchanged.")
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Requests in flight (all still go through the rate limiter).",
-)
+@_concurrency_option
 @click.pass_context
 def export(
     ctx: click.Context, dest: Path, project_ids: tuple[int, ...], resume: bool, concurrency: int
@@ -536,13 +551,7 @@ def export(
     "because the listing cannot show every completion.",
 )
 @click.option("--full", is_flag=True, help="Fetch every project's detail, keywords and reports.")
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Requests in flight (all still go through the rate limiter).",
-)
+@_concurrency_option
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON line per file added, modified or removed."
 )
@@ -551,13 +560,7 @@ def export(
     is_flag=True,
     help="After the sync, keep DEST fresh through the report watcher until Ctrl-C.",
 )
-@click.option(
-    "--budget",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=0.5,
-    show_default=True,
-    help="With --follow: share of the hourly rate budget the watcher may use.",
-)
+@_budget_option("With --follow: share of the hourly rate budget the watcher may use.")
 @click.pass_context
 def sync(
     ctx: click.Context,
@@ -664,13 +667,7 @@ def sync(
     metavar="CMD",
     help="Run CMD (through the shell) per event, the event JSON on its stdin.",
 )
-@click.option(
-    "--budget",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=0.5,
-    show_default=True,
-    help="Share of the hourly rate budget the watcher may use.",
-)
+@_budget_option("Share of the hourly rate budget the watcher may use.")
 @click.option("--max-events", type=click.IntRange(min=1), help="Stop after this many events.")
 @click.pass_context
 def watch(

@@ -74,6 +74,21 @@ class ExportProgress:
 ProgressCallback = Callable[[ExportProgress], None]
 
 
+def progress_of(
+    mirror: Mirror, sent: int, *, total: int | None, done: int, unstarted: int, files: int
+) -> ExportProgress:
+    """Where a run stands: ``unstarted`` is the estimated cost of what has not started."""
+    expected = mirror.logical + mirror.pending + unstarted
+    return ExportProgress(
+        projects_total=total,
+        projects_done=done,
+        requests=sent,
+        requests_expected=max(expected, sent),
+        files=files,
+        bytes=mirror.bytes,
+    )
+
+
 async def export_projects(
     client: TrakkClient,
     dest: str | PathLike[str],
@@ -183,20 +198,17 @@ class _Export:
     def _report(self) -> None:
         if self.progress is None or self.counter is None:
             return
-        mirror = self.mirror
         started = self.done + len(self.failed)
         unstarted = 0 if self.total is None else max(0, self.total - started)
         average = self.finished_requests / self.done if self.done else _BASE_REQUESTS
-        sent = self.counter.sent
-        expected = mirror.logical + mirror.pending + round(unstarted * average)
         self.progress(
-            ExportProgress(
-                projects_total=self.total,
-                projects_done=self.done,
-                requests=sent,
-                requests_expected=max(expected, sent),
-                files=mirror.files,
-                bytes=mirror.bytes,
+            progress_of(
+                self.mirror,
+                self.counter.sent,
+                total=self.total,
+                done=self.done,
+                unstarted=round(unstarted * average),
+                files=self.mirror.files,
             )
         )
 

@@ -24,9 +24,9 @@ from trakk_async._protocol.reports import is_completed
 from trakk_async.export import _files as files
 from trakk_async.export._export import (
     PAGE_SIZE,
-    ExportProgress,
     ProgressCallback,
     check_concurrency,
+    progress_of,
 )
 from trakk_async.export._index import FileChange, Index, Journal
 from trakk_async.export._lock import locked
@@ -245,17 +245,14 @@ class Session:
     def _report(self) -> None:
         if self.progress is None or self.counter is None:
             return
-        mirror = self.mirror
-        sent = self.counter.sent
-        expected = mirror.logical + mirror.pending + self._left_cost
         self.progress(
-            ExportProgress(
-                projects_total=self._total,
-                projects_done=self._done,
-                requests=sent,
-                requests_expected=max(expected, sent),
+            progress_of(
+                self.mirror,
+                self.counter.sent,
+                total=self._total,
+                done=self._done,
+                unstarted=self._left_cost,
                 files=self.changes,
-                bytes=mirror.bytes,
             )
         )
 
@@ -286,7 +283,7 @@ class Session:
             outcome = _Outcome()
             queue: Iterator[Planned | int] = iter([*planned, *gone])
             workers = min(self.concurrency, len(planned) + len(gone))
-            await run_all([self._worker(queue, listed, outcome) for _ in range(workers)])
+            await run_all([self._worker(queue, outcome) for _ in range(workers)])
             self._remember_rows(listed, outcome.failed)
             await self.commit()
         sent = counter.sent
@@ -308,7 +305,7 @@ class Session:
             rate_limited=counter.rate_limited,
             retries=max(0, sent - self.mirror.logical),
             duration=time.perf_counter() - started,
-            cycle_runs=len(listed) and (1 if full else cycle_runs(len(listed), slots)),
+            cycle_runs=min(1, len(listed)) if full else cycle_runs(len(listed), slots),
         )
 
     def _remember_rows(self, listed: Mapping[int, Row], failed: Mapping[int, str]) -> None:
@@ -340,12 +337,10 @@ class Session:
                 rows.setdefault(item.id, row_of(item))
         return rows
 
-    async def _worker(
-        self, queue: Iterable[Planned | int], listed: Mapping[int, Row], outcome: _Outcome
-    ) -> None:
+    async def _worker(self, queue: Iterable[Planned | int], outcome: _Outcome) -> None:
         for job in queue:
             pid = job if isinstance(job, int) else job.project_id
-            cost = len(listed) and (1 if isinstance(job, int) else _BASE_COST[job.reason])
+            cost = 1 if isinstance(job, int) else _BASE_COST[job.reason]
             try:
                 if isinstance(job, int):
                     await self._gone(pid, outcome)
