@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pty
+import shlex
 import signal
 import subprocess
 import sys
@@ -23,6 +25,7 @@ from click.testing import CliRunner, Result
 
 from trakk_async import TokenBucketLimiter, TrakkClient
 from trakk_async.cli import cli
+from trakk_async.cli._render import jsonable
 from trakk_async.export import export_projects
 from trakk_async.testing import FakeTrakk
 from trakk_async.watch import Seen, SQLiteCheckpoint
@@ -37,11 +40,12 @@ ANSI = "\x1b["
 class FakeInThread:
     """A FakeTrakk served from a private event loop on a daemon thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, **options: Any) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.fake = self.call(lambda: FakeTrakk(seed=2, projects=30, rate_limits=LIMITS))
+        settings: dict[str, Any] = {"seed": 2, "projects": 30, "rate_limits": LIMITS} | options
+        self.fake = self.call(lambda: FakeTrakk(**settings))
         asyncio.run_coroutine_threadsafe(self.fake.start(), self.loop).result(10)
 
     def call(self, func: Callable[[], T]) -> T:
@@ -219,6 +223,9 @@ def test_content_usage_errors(fake: FakeTrakk, served: FakeInThread) -> None:
     too_far = run(fake, "content", str(pid), str(number), "--variant", "9")
     assert too_far.exit_code == 2
     assert "variant" in too_far.stderr
+    assert too_far.stdout == ""  # no partial output before the usage error
+    as_json = run(fake, "content", str(pid), str(number), "--variant", "9", "--json")
+    assert (as_json.exit_code, as_json.stdout) == (2, "")
 
 
 def test_content_of_a_missing_report_is_exit_1(fake: FakeTrakk, served: FakeInThread) -> None:
@@ -438,3 +445,306 @@ def test_export_killed_hard_then_resumed(
     assert resumed < full
     tree = {p.relative_to(dest): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
     assert tree == {p.relative_to(fresh): p.read_bytes() for p in fresh.rglob("*") if p.is_file()}
+
+
+# -- one command per endpoint, and `trakk api` -------------------------------------------
+
+
+def _sdk(fake: FakeTrakk, call: Callable[[TrakkClient], Any]) -> Any:
+    """What the SDK itself returns for ``call``, as the CLI's JSON would show it."""
+
+    async def go() -> Any:
+        limiter = TokenBucketLimiter(windows=LIMITS)
+        async with TrakkClient(fake.token, base_url=fake.base_url, rate_limiter=limiter) as c:
+            return await call(c)
+
+    result = asyncio.run(go())
+    items = result.items if hasattr(result, "items") else [result]
+    return [jsonable(item) for item in items]
+
+
+def test_project(fake: FakeTrakk) -> None:
+    pid = fake.project_ids()[1]
+    result = run(fake, "project", str(pid), "--json")
+    assert result.exit_code == 0, result.output
+    assert lines(result) == _sdk(fake, lambda c: c.projects.get(pid))
+    table = run(fake, "project", str(pid))
+    assert table.exit_code == 0
+    assert lines(result)[0]["domain"] in table.stdout
+    assert ANSI not in table.output
+
+
+def test_keywords(fake: FakeTrakk) -> None:
+    pid = fake.project_ids()[2]
+    result = run(fake, "keywords", str(pid), "--json")
+    assert result.exit_code == 0, result.output
+    rows = lines(result)
+    assert rows == _sdk(fake, lambda c: c.keywords.list(pid))
+    table = run(fake, "keywords", str(pid))
+    assert table.exit_code == 0
+    first_cells = [line.split()[0] for line in table.stdout.splitlines()[1:] if line.strip()]
+    assert str(rows[0]["id"]) in first_cells
+
+
+@pytest.mark.parametrize("command", ["countries", "languages", "users"])
+def test_reference_lists_and_one_by_id(fake: FakeTrakk, command: str) -> None:
+    listed = run(fake, command, "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = lines(listed)
+    assert rows == _sdk(fake, lambda c: getattr(c, command).list())
+    one = run(fake, command, str(rows[-1]["id"]), "--json")
+    assert lines(one) == [rows[-1]]
+    table = run(fake, command)
+    assert table.exit_code == 0
+    label = rows[0].get("label") or rows[0]["name"]
+    assert label in table.stdout
+    missing = run(fake, command, "999999")
+    assert missing.exit_code == 1
+    assert missing.stderr.startswith("trakk: error: NotFoundError")
+
+
+def test_reports_latest_and_last_generated(fake: FakeTrakk) -> None:
+    pid = fake.project_ids()[0]
+    latest = run(fake, "reports", str(pid), "--latest", "--json")
+    assert latest.exit_code == 0, latest.output
+    assert lines(latest) == _sdk(fake, lambda c: c.reports.latest(pid))
+    last = run(fake, "reports", str(pid), "--last-generated", "--json")
+    assert lines(last) == _sdk(fake, lambda c: c.reports.last_generated(pid))
+    assert lines(last)[0]["status"] == "completed"
+
+
+def test_api_prints_the_body_of_any_path(fake: FakeTrakk) -> None:
+    pid = fake.project_ids()[0]
+    keywords = run(fake, "api", f"/projects/{pid}/keywords")
+    assert keywords.exit_code == 0, keywords.output
+    (body,) = lines(keywords)  # one line when piped
+    assert [k["id"] for k in body["data"]] == [
+        k["id"] for k in _sdk(fake, lambda c: c.keywords.list(pid))
+    ]
+    assert "cache_refreshed_at" in body  # the whole body, not the SDK's model
+
+    page = lines(run(fake, "api", "projects", "--param", "per_page=2", "-p", "page=2"))[0]
+    assert [p["id"] for p in page["data"]] == fake.project_ids()[2:4]
+
+
+def test_api_follows_a_link_the_api_gave(fake: FakeTrakk) -> None:
+    first = lines(run(fake, "api", "/projects", "-p", "per_page=5"))[0]
+    follow = run(fake, "api", first["links"]["next"], "-p", "per_page=5")
+    assert follow.exit_code == 0, follow.output
+    assert [p["id"] for p in lines(follow)[0]["data"]] == fake.project_ids()[5:10]
+    latest = first["data"][0]["links"]["latest_report"]
+    assert lines(run(fake, "api", latest))[0]["data"]["project_id"] == first["data"][0]["id"]
+
+
+def test_api_errors(fake: FakeTrakk) -> None:
+    missing = run(fake, "api", "/nothing/here")
+    assert missing.exit_code == 1
+    assert missing.stderr.startswith("trakk: error: NotFoundError")
+    elsewhere = run(fake, "api", "https://trakk.example/api/v1/me")
+    assert elsewhere.exit_code == 2
+    assert "not below the base URL" in elsewhere.stderr
+    climbing = run(fake, "api", fake.base_url + "/projects/%2e%2e/users")
+    assert climbing.exit_code == 2
+    assert "below the base URL" in climbing.stderr
+
+
+# -- global options after the command -----------------------------------------------------
+
+
+def test_global_options_after_the_command(fake: FakeTrakk) -> None:
+    wrong = "trk_wrong_0123456789abcdef0123456789abcdef"
+    after = run(fake, "me", "--json", "--token", fake.token, token=wrong)
+    assert after.exit_code == 0, after.output
+    assert lines(after)[0]["agency_id"] == fake.agency_id
+
+    # Given twice, the one after the command wins.
+    assert run(fake, "--token", wrong, "me", "--token", fake.token).exit_code == 0
+    assert run(fake, "--token", fake.token, "me", "--token", wrong).exit_code == 1
+
+    verbose = run(fake, "me", "-v")
+    assert verbose.exit_code == 0
+    assert "GET /me -> 200" in verbose.stderr
+    assert fake.token not in verbose.output
+
+
+def test_export_of_one_project_is_singular(fake: FakeTrakk, tmp_path: Path) -> None:
+    pid = fake.project_ids()[5]
+    result = run(fake, "export", str(tmp_path), "--project", str(pid))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"exported 1 project to {tmp_path}: ")
+
+
+# -- saying what a long wait is for ------------------------------------------------------
+
+
+def test_a_429_wait_is_logged_with_v(fake: FakeTrakk, served: FakeInThread) -> None:
+    served.call(lambda: fake.inject_fault("429", count=1, seconds=3))
+    result = run(fake, "-v", "me", "--json")
+    assert result.exit_code == 0, result.output
+    assert "waiting 3s for the rate limit (429 on GET /me, then retry 1)" in result.stderr
+
+
+def test_short_waits_are_not_told(fake: FakeTrakk, served: FakeInThread) -> None:
+    served.call(lambda: fake.inject_fault("500", count=1))
+    result = run(fake, "-v", "me", "--json")
+    assert result.exit_code == 0, result.output
+    assert "retrying GET /me" in result.stderr  # the SDK's own debug line
+    assert "trakk_async.cli" not in result.stderr  # a backoff under 2 s: no wait line
+
+
+def test_a_rate_limit_wait_is_logged_with_v() -> None:
+    # One request per 5 s, and two pages to fetch: the second waits about 5 s.
+    slow = FakeInThread(projects=150, agencies=1, rate_limits=[(1, 5.0)])
+    try:
+        result = run(slow.fake, "-v", "--rate-limit", "1/5", "projects", "--json")
+    finally:
+        slow.close()
+    assert result.exit_code == 0, result.output
+    assert len(lines(result)) == 150
+    assert "for the rate limit (1 request per 5s)" in result.stderr
+
+
+def test_a_wait_is_a_status_line_on_a_terminal(fake: FakeTrakk, served: FakeInThread) -> None:
+    served.call(lambda: fake.inject_fault("429", count=1, seconds=3))
+    leader, follower = pty.openpty()
+    env = _subprocess_env(
+        TRAKK_API_TOKEN=fake.token, TRAKK_BASE_URL=fake.base_url, TERM="xterm", COLUMNS="120"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-m", "trakk_async.cli", "me", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env=env,
+    ) as process:
+        os.close(follower)
+        out, _ = process.communicate(timeout=120)
+        terminal = _read_all(leader)
+    assert process.returncode == 0
+    assert orjson.loads(out)["agency_id"] == fake.agency_id  # stdout stays clean
+    assert "waiting for the rate limit (429 on GET /me, then retry 1): 3s left" in terminal
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the other end is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks).decode(errors="replace")
+
+
+async def test_the_watch_says_when_watching_begins(fake: FakeTrakk, served: FakeInThread) -> None:
+    pid = served.call(lambda: fake.add_project())
+    served.call(lambda: fake.complete_report(pid, fake.start_next_report(pid)))
+    env = _subprocess_env(TRAKK_API_TOKEN=fake.token, TRAKK_BASE_URL=fake.base_url)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "trakk_async.cli",
+        "watch",
+        "--project",
+        str(pid),
+        "--max-events",
+        "1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    async with asyncio.timeout(120):
+        first = await proc.stderr.readline()
+        assert b"reading every project's current report first" in first
+        ready = await proc.stderr.readline()
+        assert b"baseline done for 1 project; watching for new reports" in ready
+        # Only now does a new report count as an event (before, it was the baseline).
+        number = served.call(lambda: fake.start_next_report(pid))
+        served.call(lambda: fake.complete_report(pid, number))
+        event = orjson.loads(await proc.stdout.readline())
+        await proc.wait()
+    assert (event["project_id"], event["report"]["report_number"]) == (pid, number)
+    assert proc.returncode == 0
+
+
+# -- a reader that leaves early: every command exits 0 ------------------------------------
+
+
+#: Every command, as run in the pipe tests (placeholders filled in per test).
+EVERY_COMMAND: dict[str, str] = {
+    "me": "me",
+    "projects": "projects",
+    "projects --json": "projects --json",
+    "project": "project {pid}",
+    "reports": "reports {pid}",
+    "content": "content {pid} {number}",
+    "content --json": "content {pid} {number} --json",
+    "keywords": "keywords {pid}",
+    "countries": "countries",
+    "languages": "languages --json",
+    "users": "users",
+    "api": "api /projects",
+    "export": "export {tmp}/out --project {pid}",
+    "watch": "watch --project {watched} --checkpoint {db} --max-events 1",
+    "help": "--help",
+    "demo": "demo --projects 1",
+}
+COMMAND_NAMES = list(EVERY_COMMAND)
+
+
+@pytest.fixture
+def commands(served: FakeInThread, tmp_path: Path) -> dict[str, list[str]]:
+    """Each command's arguments. Per test: the watch's checkpoint must hold an event that
+    was not delivered yet, so that the watch's first look writes it."""
+    pid, number = _completed(served.fake, served)
+    db = tmp_path / "seen.db"
+    watched, _ = _event_ready(served.fake, served, db)
+    values = {"pid": pid, "number": number, "tmp": tmp_path, "db": db, "watched": watched}
+    return {name: shlex.split(line.format(**values)) for name, line in EVERY_COMMAND.items()}
+
+
+@pytest.mark.parametrize("name", COMMAND_NAMES)
+def test_piped_into_head_every_command_exits_0(
+    fake: FakeTrakk, commands: dict[str, list[str]], name: str
+) -> None:
+    """``trakk ... | head -1`` through a real shell pipe."""
+    env = _subprocess_env(TRAKK_API_TOKEN=fake.token, TRAKK_BASE_URL=fake.base_url)
+    trakk = shlex.join([sys.executable, "-m", "trakk_async.cli", *commands[name]])
+    done = subprocess.run(
+        ["bash", "-c", f"{trakk} | head -1 >/dev/null; exit ${{PIPESTATUS[0]}}"],
+        capture_output=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"Traceback" not in done.stderr
+    assert b"rror" not in done.stderr
+
+
+@pytest.mark.parametrize("name", COMMAND_NAMES)
+def test_every_command_exits_0_when_its_reader_is_gone(
+    fake: FakeTrakk, commands: dict[str, list[str]], name: str
+) -> None:
+    """The reader closed the pipe before the first write: every write is a broken pipe."""
+    env = _subprocess_env(TRAKK_API_TOKEN=fake.token, TRAKK_BASE_URL=fake.base_url)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "trakk_async.cli", *commands[name]],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0, done.stderr
+    assert b"Traceback" not in done.stderr
+    assert b"rror" not in done.stderr

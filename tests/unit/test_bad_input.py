@@ -11,7 +11,8 @@ from aioresponses import aioresponses
 from tests.unit.support import OpenLimiter, make_client, request_count
 from trakk_async import APIConnectionError, TrakkClient
 
-BAD_IDS: list[Any] = ["42/../users", "42", True, False, 0, -1, 4.0, None]
+#: 2**63 and past: no Trakk id (a signed 64-bit integer) can be that large.
+BAD_IDS: list[Any] = ["42/../users", "42", True, False, 0, -1, 4.0, None, 2**63, 2**64, 10**400]
 
 ID_CALLS: dict[str, Callable[[TrakkClient, Any], Any]] = {
     "projects.get": lambda c, v: c.projects.get(v),
@@ -106,4 +107,11 @@ async def test_the_bounds_are_accepted(mock_api: aioresponses, value: int) -> No
     async with make_client(max_retries=0) as client:
         with pytest.raises(APIConnectionError, match="Connection refused"):
             await client.reports.content(value, value)
+    assert request_count(mock_api) == 1
+
+
+async def test_the_largest_possible_id_is_sent(mock_api: aioresponses) -> None:
+    async with make_client(max_retries=0) as client:
+        with pytest.raises(APIConnectionError, match="Connection refused"):
+            await client.projects.get(2**63 - 1)
     assert request_count(mock_api) == 1

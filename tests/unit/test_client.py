@@ -50,10 +50,40 @@ def test_no_token_fails_at_construction(monkeypatch: pytest.MonkeyPatch, env: st
         TrakkClient()
 
 
-@pytest.mark.parametrize("token", ["", "   ", "abc\r\nX-Evil: 1", 42])
-def test_a_malformed_token_fails_at_construction(token: object) -> None:
-    with pytest.raises(ConfigurationError):
-        TrakkClient(token)  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        ("", "empty"),
+        ("   ", "whitespace"),
+        ("abc\r\nX-Evil: 1", "whitespace (U+000D) at position 3"),
+        (42, "must be a str, got int"),
+        (b"tk_bytes_0123", "must be a str, got bytes"),
+        ("tk_live_0123\x00", "control or invisible character (U+0000) at its end"),
+        ("tk_live\x0b0123", "(U+000B) at position 7"),
+        ("\x1btk_live_0123", "(U+001B) at its start"),
+        ("tk_live_0123\x7f", "(U+007F)"),
+        ("tk_live\u200b0123", "(U+200B)"),
+        ("tk_live_0123\n", "whitespace (U+000A) at its end"),
+        (" tk_live_0123", "whitespace (U+0020) at its start"),
+        ("tk_live 0123", "whitespace (U+0020)"),
+        ("tk_live\u00a00123", "(U+00A0)"),
+    ],
+)
+def test_a_malformed_token_fails_at_construction(token: object, problem: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        TrakkClient(token, base_url=BASE_URL)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert problem in message
+    if isinstance(token, str) and token.strip():
+        assert token.strip() not in message  # what is wrong, never the token itself
+    assert info.value.__context__ is None
+
+
+@pytest.mark.parametrize(
+    "token", ["tk_live_ä€😀|/+=", "1|Xb7dGkqu0Vq3fTtW1eAqZsYkYhGL3q2Ri0WQnM9S"]
+)
+def test_printable_tokens_are_accepted(token: str) -> None:
+    TrakkClient(token, base_url=BASE_URL)
 
 
 def test_base_url_default_env_and_argument(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,6 +108,53 @@ def test_base_url_default_env_and_argument(monkeypatch: pytest.MonkeyPatch) -> N
 def test_unsafe_base_urls_are_refused(base_url: str) -> None:
     with pytest.raises(ConfigurationError):
         TrakkClient(TOKEN, base_url=base_url)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "problem"),
+    [
+        ("https://admin.trakk.ai/api/v1  ", "whitespace (U+0020) at its end"),
+        ("  https://admin.trakk.ai/api/v1", "whitespace (U+0020) at its start"),
+        ("https://admin.trakk.ai/api/v1\n", "whitespace (U+000A) at its end"),
+        ("https://admin.trakk.ai/api/v1\r\nX-Evil: 1", "whitespace (U+000D)"),
+        ("https://admin.trakk.ai/api\tv1", "whitespace (U+0009)"),
+        ("https://admin.trakk.ai/api/v1\x00", "control or invisible character (U+0000)"),
+        ("https://admin.trakk.ai\x1b/api/v1", "(U+001B)"),
+        ("https://admin.trakk.ai/api/v1\x7f", "(U+007F)"),
+        ("https://admin.trakk.ai:99999/api/v1", "Port out of range"),
+        ("https://admin.trakk.ai:abc/api/v1", "not a valid URL"),
+        ("https://admin.trakk.ai:0/api/v1", "zero port"),
+        ("https://admin.trakk.ai:/api/v1", "empty or zero port"),
+        ("https://[::1/api/v1", "not a valid URL"),
+        ("https://[zz::1]/api/v1", "not a valid URL"),
+        ("https://admin_trakk.ai!/api/v1", "invalid host"),
+        ("https://a..b/api/v1", "invalid host"),
+        ("https://@admin.trakk.ai/api/v1", "credentials"),
+        ("https://admin.trakk.ai/api/v1?", "query or fragment"),
+        ("https://admin.trakk.ai/api/v1#", "query or fragment"),
+        ("https:///api/v1", "with a host"),
+        ("", "non-empty string"),
+    ],
+)
+def test_a_malformed_base_url_is_refused_naming_the_problem(base_url: str, problem: str) -> None:
+    with pytest.raises(ConfigurationError, match="base_url") as info:
+        TrakkClient(TOKEN, base_url=base_url or None) if base_url else normalize(base_url)
+    assert problem in str(info.value)
+    assert info.value.__context__ is None
+
+
+def normalize(base_url: str) -> str:
+    from trakk_async._protocol.core import normalize_base_url
+
+    return normalize_base_url(base_url)
+
+
+def test_a_base_url_from_an_env_file_with_trailing_spaces_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRAKK_BASE_URL", "https://staging.trakk.test/api/v1  ")
+    with pytest.raises(ConfigurationError, match="whitespace"):
+        TrakkClient(TOKEN)
 
 
 def test_an_unsafe_base_url_from_the_environment_is_refused(
@@ -187,6 +264,24 @@ async def test_a_redirect_to_another_origin_is_not_followed(
     assert [str(u) for _, u, _ in sent(mock_api)] == [url("/me")]
 
 
+@pytest.mark.parametrize(
+    "location",
+    ["http://[::1", "https://api.trakk.test:99999/me", "https://api.trakk.test:x/me", "//[zz]/"],
+)
+async def test_a_redirect_to_a_location_yarl_cannot_parse_is_an_invalid_response(
+    mock_api: aioresponses, location: str
+) -> None:
+    mock_api.get(url("/me"), status=302, headers={"Location": location}, repeat=True)
+    async with make_client(max_retries=3) as client:
+        with pytest.raises(
+            InvalidResponseError, match="Location header is not a valid URL"
+        ) as info:
+            await client.me()
+    assert info.value.status == 302
+    assert info.value.__context__ is None
+    assert [str(u) for _, u, _ in sent(mock_api)] == [url("/me")]  # not retried
+
+
 async def test_a_redirect_loop_ends(mock_api: aioresponses) -> None:
     mock_api.get(url("/me"), status=302, headers={"Location": BASE_URL + "/me"}, repeat=True)
     async with make_client(max_retries=0) as client:
@@ -208,6 +303,8 @@ async def test_the_owned_session_verifies_tls() -> None:
         connector = session.connector
         assert isinstance(connector, aiohttp.TCPConnector)
         assert connector._ssl is True  # aiohttp's default: verify certificates and hostname
-        assert not session.trust_env  # no proxy picked up from the environment
+        # aiohttp's own environment lookup stays off: it would add ~/.netrc credentials for
+        # Trakk's host (the transport looks the proxy up itself, see test_proxy.py).
+        assert not session.trust_env
     finally:
         await client.aclose()

@@ -12,6 +12,7 @@ from trakk_async import (
     APIError,
     APITimeoutError,
     InternalServerError,
+    InvalidResponseError,
     Me,
     RateLimitError,
 )
@@ -36,8 +37,25 @@ def fail_then_succeed(mock: aioresponses, failures: int, **failure: object) -> N
         {"exception": aiohttp.ServerDisconnectedError()},
         {"exception": TimeoutError()},
         {"status": 200, "body": b'{"id": 3, "na'},
+        {"status": 200, "body": b'{"id": 3, "name": "J\xc3'},
+        {"status": 200, "body": b'{\n  "id": 3,\n  '},
+        {"status": 200, "body": b""},
+        {"exception": aiohttp.ClientPayloadError("Response payload is not completed")},
     ],
-    ids=["500", "502", "503", "429", "conn", "disconnect", "timeout", "truncated"],
+    ids=[
+        "500",
+        "502",
+        "503",
+        "429",
+        "conn",
+        "disconnect",
+        "timeout",
+        "truncated",
+        "cut-in-a-character",
+        "cut-after-whitespace",
+        "empty",
+        "payload-cut",
+    ],
 )
 async def test_transient_failures_are_retried_with_backoff(
     mock_api: aioresponses, failure: dict[str, object]
@@ -241,3 +259,54 @@ async def test_a_limiter_without_try_acquire_is_awaited_every_time(
     async with make_client(limiter=limiter) as client:
         await client.me()
     assert limiter.acquired == 3
+
+
+ME_JSON = b'{"data": {"id": 3, "name": "t", "agency_id": 12, "status": "active", "abilities": []}}'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xef\xbb\xbf" + ME_JSON,
+        b"<br />\n<b>Warning</b>: Undefined variable $x in /app/Api.php on line 12<br />\n"
+        + ME_JSON,
+        b"Deprecated: strlen(): Passing null is deprecated\n" + ME_JSON,
+        ME_JSON[:-3] + b"\xff\xfe" + ME_JSON[-3:],
+        ME_JSON + b"\n<!-- served in 0.2s -->",
+        b"<html><body>Maintenance</body></html>",
+        b'{"data": {"id": 3, "name": "t\x01"}}',
+    ],
+    ids=[
+        "bom",
+        "php-warning",
+        "php-deprecated",
+        "invalid-utf8",
+        "trailing-garbage",
+        "html",
+        "ctrl",
+    ],
+)
+async def test_a_body_that_can_never_decode_is_not_retried(
+    mock_api: aioresponses, body: bytes
+) -> None:
+    mock_api.get(url("/me"), status=200, body=body, repeat=True)
+    sleeps = Sleeps()
+    async with make_client(max_retries=3, sleeps=sleeps) as client:
+        with pytest.raises(InvalidResponseError) as info:
+            await client.me()
+    assert request_count(mock_api) == 1
+    assert sleeps.waits == []
+    assert not info.value.truncated
+    assert "not valid JSON" in info.value.detail
+
+
+async def test_a_truncated_body_that_stays_truncated_is_raised_as_truncated(
+    mock_api: aioresponses,
+) -> None:
+    mock_api.get(url("/me"), status=200, body=ME_JSON[:40], repeat=True)
+    async with make_client(max_retries=2) as client:
+        with pytest.raises(InvalidResponseError) as info:
+            await client.me()
+    assert request_count(mock_api) == 3
+    assert info.value.truncated
+    assert "ends early" in info.value.detail

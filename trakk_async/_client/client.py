@@ -25,9 +25,15 @@ from trakk_async._models.objects import Me
 from trakk_async._protocol.core import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    MESSAGE_CHARS,
     TOKEN_ENV,
     RetryPolicy,
     build_url,
+    check_api_path,
+    check_timeout,
+    check_token,
+    clip,
     error_for_status,
     excerpt,
     normalize_base_url,
@@ -64,7 +70,9 @@ class RequestAttempt(Model):
 
     ``attempt`` is 0 for the first try and counts retries; ``status`` is None when no
     response arrived (then ``error`` is the connection or timeout error); ``elapsed`` is in
-    seconds, from sending to the response's headers and body.
+    seconds, from sending to the response's headers and body. ``retry_in`` is the wait in
+    seconds before the next attempt of this request (backoff, or a 429's ``Retry-After``),
+    None when none follows: the attempt succeeded or its error is raised.
     """
 
     path: str
@@ -72,6 +80,7 @@ class RequestAttempt(Model):
     status: int | None
     error: Exception | None
     elapsed: float
+    retry_in: float | None = None
 
 
 class TrakkClient:
@@ -89,7 +98,10 @@ class TrakkClient:
             constructor raises :class:`ConfigurationError`.
         base_url: ``TRAKK_BASE_URL`` when not given, else ``https://admin.trakk.ai/api/v1``.
             ``http://`` is refused unless the host is loopback.
-        timeout: seconds one attempt of a request may take, connecting and reading.
+        timeout: seconds one attempt of a request may take, connecting and reading (each
+            retry gets the whole time again). Every endpoint method takes a ``timeout=``
+            of its own that replaces this one for that call, per attempt as well:
+            ``await client.reports.content(42, 15, timeout=60)``.
         max_retries: retries of a GET after a connection error, timeout, 429 or 5xx, with
             exponential backoff and full jitter (0.5 s doubling, capped at 8 s per wait;
             a 429's ``Retry-After`` is honored up to 60 s, past that the
@@ -98,6 +110,15 @@ class TrakkClient:
             :class:`TokenBucketLimiter` (60/minute and 1,000/hour) when not given.
         session: an ``aiohttp.ClientSession`` to borrow; it is never closed by the client.
             Without one the client creates (and closes) its own.
+        max_response_bytes: the largest response body accepted, counted on the wire and
+            again after decompression (64 MiB by default: twice a content report of 1,000
+            keywords); a larger one raises :class:`ResponseTooLargeError` (not retried)
+            without being read further.
+        trust_env: take a proxy from ``HTTPS_PROXY`` / ``HTTP_PROXY`` (or lowercase)
+            unless ``NO_PROXY`` lists the host, with the proxy's credentials from its URL
+            or ``~/.netrc`` (never credentials for Trakk: the token is the only one sent
+            there). ``False`` always connects directly. A borrowed ``session`` keeps its
+            own setting.
     """
 
     __slots__ = (
@@ -134,6 +155,8 @@ class TrakkClient:
         max_retries: int = 3,
         rate_limiter: RateLimiter | None = None,
         session: aiohttp.ClientSession | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        trust_env: bool = True,
         _sleep: Sleep | None = None,
         _random: Callable[[], float] | None = None,
     ) -> None:
@@ -143,19 +166,32 @@ class TrakkClient:
             raise ConfigurationError(
                 f"no Trakk API token: pass TrakkClient(token=...) or set {TOKEN_ENV}"
             )
-        if not isinstance(token, str) or not token.strip() or any(c in token for c in "\r\n"):
-            raise ConfigurationError("the Trakk API token must be a non-empty single-line str")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-            raise ConfigurationError(f"timeout must be a positive number, got {timeout!r}")
+        token = check_token(token)
+        try:
+            timeout = check_timeout(timeout)
+        except ValueError as exc:
+            message = str(exc)
+        else:
+            message = ""
+        if message:
+            raise ConfigurationError(message)  # outside the except: nothing chained
         if type(max_retries) is not int or max_retries < 0:
             raise ConfigurationError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        if type(max_response_bytes) is not int or max_response_bytes < 1:
+            raise ConfigurationError(
+                f"max_response_bytes must be an int >= 1, got {max_response_bytes!r}"
+            )
+        if type(trust_env) is not bool:
+            raise ConfigurationError(f"trust_env must be True or False, got {trust_env!r}")
         self._base_url = normalize_base_url(
             base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         )
         self._transport = Transport(
-            token.strip(),
-            timeout=float(timeout),
+            token,
+            timeout=timeout,
             user_agent=f"trakk-async/{__version__}",
+            max_response_bytes=max_response_bytes,
+            trust_env=trust_env,
             session=session,
         )
         self._limiter: RateLimiter = (
@@ -277,25 +313,30 @@ class TrakkClient:
             _sleep=self._sleep,
         )
 
-    async def me(self) -> Me:
+    async def me(self, *, timeout: float | None = None) -> Me:
         """``GET /me``: the token's identity, agency and abilities."""
-        return await self._get("/me", _converter.structure_me)
+        return await self._get("/me", _converter.structure_me, timeout=timeout)
 
     async def _get(
         self,
         path: str,
         structure: Callable[[Any], T],
         params: Mapping[str, str] | None = None,
+        *,
+        timeout: float | None = None,
     ) -> T:
         """GET ``path`` and structure the body: the request path of every call.
 
         One loop per request: limiter, transport, status, decode; a retryable failure
         waits (backoff, or a 429's Retry-After) and goes again. It is written out flat
         rather than as a coroutine per attempt: each layer costs every request ~0.3 us.
-        A body of the wrong shape raises :class:`InvalidResponseError`.
+        A body of the wrong shape raises :class:`InvalidResponseError`. ``timeout``
+        replaces the client's for each attempt of this request.
         """
         if self._closed:
             self._ensure_open()
+        if timeout is not None:
+            timeout = check_timeout(timeout)
         url = build_url(self._base_url, path, params) if params else self._base_url + path
         limiter, transport, try_acquire = self._limiter, self._transport, self._try_acquire
         attempt = 0
@@ -304,27 +345,34 @@ class TrakkClient:
                 await limiter.acquire()
             started = time.perf_counter()
             try:
-                status, headers, content = await transport.get(url, path)
+                status, headers, content = await transport.get(url, path, timeout)
             except TrakkError as error:
                 failure: TrakkError = error
-                if self._listeners:
-                    self._notify(path, attempt, None, error, started)
+                answered: int | None = None
+                elapsed = time.perf_counter() - started
             else:
+                elapsed = time.perf_counter() - started
+                answered = status
                 limiter.observe(status, headers)
-                if self._listeners:
-                    self._notify(path, attempt, status, None, started)
                 if logger.isEnabledFor(logging.DEBUG):
-                    elapsed = (time.perf_counter() - started) * 1e3
-                    logger.debug("GET %s -> %d in %.1f ms", path, status, elapsed)
+                    logger.debug("GET %s -> %d in %.1f ms", path, status, elapsed * 1e3)
                 if status == 200:
                     try:
                         body = orjson.loads(content)
-                        break
                     except orjson.JSONDecodeError:
-                        failure = undecodable(200, transport.redact(content), path)
+                        pass
+                    else:
+                        if self._listeners:
+                            self._notify(path, attempt, 200, None, elapsed, None)
+                        break
+                    # Built outside the except: the JSONDecodeError holds the whole body.
+                    failure = undecodable(200, content, path, transport.redact)
                 else:
                     failure = self._status_error(status, headers, content, path)
             delay = self._policy.delay(failure, attempt, self._random)
+            if self._listeners:
+                unanswered = failure if answered is None else None
+                self._notify(path, attempt, answered, unanswered, elapsed, delay)
             if delay is None:
                 raise failure
             logger.debug(
@@ -341,16 +389,28 @@ class TrakkClient:
         try:
             return structure(body)
         except _converter.ResponseShapeError as exc:
-            quoted = excerpt(transport.redact(orjson.dumps(body)))
-            raise InvalidResponseError(str(exc), status=200, excerpt=quoted, path=path) from None
+            # It may quote a value of the body: redacted like the excerpt.
+            detail = clip(str(exc), MESSAGE_CHARS, transport.redact)
+        quoted = excerpt(orjson.dumps(body), transport.redact)
+        raise InvalidResponseError(detail, status=200, excerpt=quoted, path=path)
 
-    async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+    async def get_json(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
         """GET ``path`` (below the base URL) and return the decoded JSON body.
 
+        For what the typed calls do not cover: ``await client.get_json("/projects/42")``.
         The request goes through the rate limiter and the retry policy; an error status
-        raises the matching :class:`APIError`. Paths must come from validated arguments.
+        raises the matching :class:`APIError`. ``path`` must start with ``/`` and stay
+        below the base URL: a ``.`` or ``..`` segment (encoded or not), an empty segment,
+        a query or fragment (pass ``params``) or a control character raise ``ValueError``
+        before any request; other characters are percent-encoded.
         """
-        return await self._get(path, _as_is, params)
+        return await self._get(check_api_path(path), _as_is, params, timeout=timeout)
 
     def add_attempt_listener(
         self, listener: Callable[[RequestAttempt], None]
@@ -358,7 +418,8 @@ class TrakkClient:
         """Call ``listener`` after every request attempt (retries included); returns a remover.
 
         The listener runs in the task that sent the request (so ``contextvars`` tell whose
-        request it was) and must be quick and not raise. For metrics and progress::
+        request it was), before the wait for a retry (``RequestAttempt.retry_in`` says how
+        long it is), and must be quick and not raise. For metrics and progress::
 
             counts = collections.Counter()
             remove = client.add_attempt_listener(lambda a: counts.update([a.status]))
@@ -373,14 +434,21 @@ class TrakkClient:
         return remove
 
     def _notify(
-        self, path: str, attempt: int, status: int | None, error: Exception | None, started: float
+        self,
+        path: str,
+        attempt: int,
+        status: int | None,
+        error: Exception | None,
+        elapsed: float,
+        retry_in: float | None,
     ) -> None:
         event = RequestAttempt(
             path=path,
             attempt=attempt,
             status=status,
             error=error,
-            elapsed=time.perf_counter() - started,
+            elapsed=elapsed,
+            retry_in=retry_in,
         )
         for listener in self._listeners:
             listener(event)
@@ -389,7 +457,7 @@ class TrakkClient:
         self, status: int, headers: Mapping[str, str], body: bytes, path: str
     ) -> TrakkError:
         if status >= 400:
-            return error_for_status(status, headers, self._transport.redact(body), path)
+            return error_for_status(status, headers, body, path, redact=self._transport.redact)
         return InvalidResponseError(f"unexpected status {status}", status=status, path=path)
 
 

@@ -1,7 +1,8 @@
 """The resource namespaces of :class:`TrakkClient`, grouped as the reference groups them.
 
 Path parameters are positional and validated before any request; query parameters are
-keyword-only.
+keyword-only. Every call takes ``timeout=`` (seconds per attempt), which replaces the
+client's ``timeout`` for that call: ``await client.reports.content(42, 15, timeout=60)``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from trakk_async._models.objects import (
     ReportContent,
     User,
 )
-from trakk_async._protocol.core import check_id, check_report_number, project_list_params
+from trakk_async._protocol.core import (
+    check_id,
+    check_report_number,
+    check_timeout,
+    project_list_params,
+)
 
 if TYPE_CHECKING:
     from trakk_async._client.client import TrakkClient
@@ -51,30 +57,39 @@ class Projects(_Resource):
         search: str | None = None,
         agency_id: int | None = None,
         per_page: int = 100,
+        timeout: float | None = None,
     ) -> ProjectPager:
         """Every project on every page, lazily: ``async for p in client.projects.list():``.
 
         ``status`` filters by project status, ``search`` by partial name or domain,
-        ``agency_id`` by agency (super-admin tokens only). Use ``.pages()`` on the result
-        for whole pages with their ``meta``. Bad arguments raise here, before any request.
+        ``agency_id`` by agency (super-admin tokens only); ``timeout`` applies to each
+        page's request. Use ``.pages()`` on the result for whole pages with their
+        ``meta``. Bad arguments raise here, before any request.
         """
         params = project_list_params(
             status=status, search=search, agency_id=agency_id, per_page=per_page
         )
+        if timeout is not None:
+            timeout = check_timeout(timeout)
         client = self._client
         client._ensure_open()
 
         async def fetch(page: int) -> Page:
             return await client._get(
-                "/projects", _converter.structure_page, {**params, "page": str(page)}
+                "/projects",
+                _converter.structure_page,
+                {**params, "page": str(page)},
+                timeout=timeout,
             )
 
         return ProjectPager(fetch, per_page)
 
-    async def get(self, project_id: int) -> Project:
+    async def get(self, project_id: int, *, timeout: float | None = None) -> Project:
         """``GET /projects/{id}``: one project in detail."""
         path = f"/projects/{check_id(project_id, 'project_id')}"
-        return await self._client._get(path, partial(_converter.structure_single, cls=Project))
+        return await self._client._get(
+            path, partial(_converter.structure_single, cls=Project), timeout=timeout
+        )
 
 
 class Reports(_Resource):
@@ -82,28 +97,36 @@ class Reports(_Resource):
 
     __slots__ = ()
 
-    async def list(self, project_id: int) -> Listing[Report]:
+    async def list(self, project_id: int, *, timeout: float | None = None) -> Listing[Report]:
         """All reports of a project, newest first."""
         path = f"/projects/{check_id(project_id, 'project_id')}/reports"
-        return await self._client._get(path, partial(_converter.structure_listing, cls=Report))
+        return await self._client._get(
+            path, partial(_converter.structure_listing, cls=Report), timeout=timeout
+        )
 
-    async def latest(self, project_id: int) -> Report:
+    async def latest(self, project_id: int, *, timeout: float | None = None) -> Report:
         """The current or upcoming report (may not be completed: check ``status``).
 
         Raises :class:`NotFoundError` when the project has no reports.
         """
         path = f"/projects/{check_id(project_id, 'project_id')}/reports/latest"
-        return await self._client._get(path, partial(_converter.structure_single, cls=Report))
+        return await self._client._get(
+            path, partial(_converter.structure_single, cls=Report), timeout=timeout
+        )
 
-    async def last_generated(self, project_id: int) -> Report:
+    async def last_generated(self, project_id: int, *, timeout: float | None = None) -> Report:
         """The most recent completed report: safe to publish.
 
         Raises :class:`NotFoundError` when the project has no completed report yet.
         """
         path = f"/projects/{check_id(project_id, 'project_id')}/reports/last-generated"
-        return await self._client._get(path, partial(_converter.structure_single, cls=Report))
+        return await self._client._get(
+            path, partial(_converter.structure_single, cls=Report), timeout=timeout
+        )
 
-    async def content(self, project_id: int, report_number: int) -> ReportContent:
+    async def content(
+        self, project_id: int, report_number: int, *, timeout: float | None = None
+    ) -> ReportContent:
         """The generated content of report ``report_number`` (1-26) of a project.
 
         Raises :class:`NotFoundError` when that report does not exist.
@@ -111,14 +134,14 @@ class Reports(_Resource):
         pid = check_id(project_id, "project_id")
         number = check_report_number(report_number)
         path = f"/projects/{pid}/reports/{number}/content"
-        return await self._client._get(path, _converter.structure_report_content)
+        return await self._client._get(path, _converter.structure_report_content, timeout=timeout)
 
     async def wait_for_completion(
         self,
         project_id: int,
         *,
         report_number: int | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 (the documented name of the deadline)
+        timeout: float | None = None,
         poll_interval: float | None = None,
         stuck_after: float = DEFAULT_STUCK_AFTER,
     ) -> Report:
@@ -160,10 +183,12 @@ class Keywords(_Resource):
 
     __slots__ = ()
 
-    async def list(self, project_id: int) -> Listing[Keyword]:
+    async def list(self, project_id: int, *, timeout: float | None = None) -> Listing[Keyword]:
         """All active keywords of a project, with the report numbers that have content."""
         path = f"/projects/{check_id(project_id, 'project_id')}/keywords"
-        return await self._client._get(path, partial(_converter.structure_listing, cls=Keyword))
+        return await self._client._get(
+            path, partial(_converter.structure_listing, cls=Keyword), timeout=timeout
+        )
 
 
 class Countries(_Resource):
@@ -171,16 +196,18 @@ class Countries(_Resource):
 
     __slots__ = ()
 
-    async def list(self) -> Listing[Country]:
+    async def list(self, *, timeout: float | None = None) -> Listing[Country]:
         """All countries."""
         return await self._client._get(
-            "/countries", partial(_converter.structure_listing, cls=Country)
+            "/countries", partial(_converter.structure_listing, cls=Country), timeout=timeout
         )
 
-    async def get(self, country_id: int) -> Country:
+    async def get(self, country_id: int, *, timeout: float | None = None) -> Country:
         """One country by id."""
         path = f"/countries/{check_id(country_id, 'country_id')}"
-        return await self._client._get(path, partial(_converter.structure_single, cls=Country))
+        return await self._client._get(
+            path, partial(_converter.structure_single, cls=Country), timeout=timeout
+        )
 
 
 class Languages(_Resource):
@@ -188,16 +215,18 @@ class Languages(_Resource):
 
     __slots__ = ()
 
-    async def list(self) -> Listing[Language]:
+    async def list(self, *, timeout: float | None = None) -> Listing[Language]:
         """All languages."""
         return await self._client._get(
-            "/languages", partial(_converter.structure_listing, cls=Language)
+            "/languages", partial(_converter.structure_listing, cls=Language), timeout=timeout
         )
 
-    async def get(self, language_id: int) -> Language:
+    async def get(self, language_id: int, *, timeout: float | None = None) -> Language:
         """One language by id."""
         path = f"/languages/{check_id(language_id, 'language_id')}"
-        return await self._client._get(path, partial(_converter.structure_single, cls=Language))
+        return await self._client._get(
+            path, partial(_converter.structure_single, cls=Language), timeout=timeout
+        )
 
 
 class Users(_Resource):
@@ -205,11 +234,15 @@ class Users(_Resource):
 
     __slots__ = ()
 
-    async def list(self) -> Listing[User]:
+    async def list(self, *, timeout: float | None = None) -> Listing[User]:
         """All visible users."""
-        return await self._client._get("/users", partial(_converter.structure_listing, cls=User))
+        return await self._client._get(
+            "/users", partial(_converter.structure_listing, cls=User), timeout=timeout
+        )
 
-    async def get(self, user_id: int) -> User:
+    async def get(self, user_id: int, *, timeout: float | None = None) -> User:
         """One user by id."""
         path = f"/users/{check_id(user_id, 'user_id')}"
-        return await self._client._get(path, partial(_converter.structure_single, cls=User))
+        return await self._client._get(
+            path, partial(_converter.structure_single, cls=User), timeout=timeout
+        )

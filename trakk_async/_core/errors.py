@@ -13,6 +13,7 @@ Every exception the SDK raises on purpose derives from :class:`TrakkError`::
     │   ├── RateLimitError              429 rate_limit_exceeded (also raised by the limiter)
     │   └── InternalServerError         5xx
     ├── InvalidResponseError        the body is not what the reference promises
+    │   └── ResponseTooLargeError       ... because it is larger than max_response_bytes
     ├── ConfigurationError          the client cannot be built as asked (also a ValueError)
     ├── APIConnectionError          the request never got an answer
     │   └── APITimeoutError             ... because it timed out (also a TimeoutError)
@@ -21,8 +22,11 @@ Every exception the SDK raises on purpose derives from :class:`TrakkError`::
     ├── CheckpointError             a report watcher's checkpoint store stayed unavailable
     └── DestinationBusyError        another export or sync is writing the same directory
 
-Messages never contain the API token: they are built only from the status, the
-error envelope's code and message, the request path and a short body excerpt.
+Nothing reachable from these exceptions holds the API token: messages are built only
+from the status, the error envelope's code and message, the request path and a short body
+excerpt, each redacted (the token in any escaped form, see ``_core.redact``) before it is
+stored; no exception of aiohttp (whose ``request_info`` holds the request's headers) is
+chained as ``__cause__`` or ``__context__``.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ReportFailedError",
+    "ResponseTooLargeError",
     "TrakkError",
     "UnprocessableEntityError",
     "WaitTimeoutError",
@@ -97,7 +102,7 @@ class APIError(TrakkError):
         return (_rebuild, (type(self), self.message, dict(self.__dict__)))
 
 
-def _rebuild(cls: type[APIError], message: str, state: dict[str, Any]) -> APIError:
+def _rebuild(cls: type[TrakkError], message: str, state: dict[str, Any]) -> TrakkError:
     err = cls.__new__(cls)
     Exception.__init__(err, message)
     err.__dict__.update(state)
@@ -165,8 +170,9 @@ class InvalidResponseError(TrakkError):
     """The server's answer is not what the reference promises.
 
     For example an HTML page from a proxy, truncated JSON, or JSON of the wrong shape.
-    ``status`` is the HTTP status, ``excerpt`` the first characters of the body, and
-    ``detail`` says what was wrong.
+    ``status`` is the HTTP status, ``excerpt`` the first characters of the body (redacted),
+    ``detail`` says what was wrong, and ``truncated`` is True when the body only stopped
+    early (an empty or cut-off transfer, which the client retries) rather than being wrong.
     """
 
     def __init__(
@@ -176,11 +182,13 @@ class InvalidResponseError(TrakkError):
         status: int | None = None,
         excerpt: str = "",
         path: str | None = None,
+        truncated: bool = False,
     ) -> None:
         self.detail = detail
         self.status = status
         self.excerpt = excerpt
         self.path = path
+        self.truncated = truncated
         super().__init__(detail)
 
     def __str__(self) -> str:
@@ -190,16 +198,23 @@ class InvalidResponseError(TrakkError):
         return f"invalid response{where}{status}: {self.detail}{excerpt}"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (
-            _rebuild_invalid,
-            (self.detail, self.status, self.excerpt, self.path),
+        return (_rebuild, (type(self), self.detail, dict(self.__dict__)))
+
+
+class ResponseTooLargeError(InvalidResponseError):
+    """The response body is larger than the client's ``max_response_bytes``.
+
+    Raised as soon as the ``Content-Length`` header, the bytes received or the bytes after
+    decompression pass ``limit``; the rest of the body is never read. Not retried.
+    """
+
+    def __init__(self, limit: int, *, status: int | None = None, path: str | None = None) -> None:
+        super().__init__(
+            f"the body is larger than max_response_bytes ({limit:,} bytes)",
+            status=status,
+            path=path,
         )
-
-
-def _rebuild_invalid(
-    detail: str, status: int | None, excerpt: str, path: str | None
-) -> InvalidResponseError:
-    return InvalidResponseError(detail, status=status, excerpt=excerpt, path=path)
+        self.limit = limit
 
 
 class APIConnectionError(TrakkError):

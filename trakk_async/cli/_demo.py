@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
@@ -18,10 +19,11 @@ from rich.rule import Rule
 
 from trakk_async._client.client import TrakkClient
 from trakk_async._models.objects import KeywordContent, ReportContent
-from trakk_async.cli._commands import (
+from trakk_async.cli._feedback import WaitSink, WaitStatus, export_with_progress
+from trakk_async.cli._render import (
     event_json,
-    export_with_progress,
     json_line,
+    plural,
     render_content,
     render_me,
     render_projects,
@@ -38,11 +40,23 @@ DEMO_LIMITS: Final = ((40, 1.0), (600, 10.0))
 WATCH_TIMEOUT: Final = 20.0
 
 
-async def run_demo(console: Console, *, export_count: int = 4, seed: int = 7) -> None:
-    """Run the tour, printing to ``console``."""
+async def run_demo(
+    console: Console,
+    *,
+    export_count: int = 4,
+    seed: int = 7,
+    wait_sinks: Sequence[WaitSink] = (),
+) -> None:
+    """Run the tour, printing to ``console``; waits longer than 2 s go to ``wait_sinks``."""
     async with FakeTrakk.running(seed=seed, projects=30, rate_limits=DEMO_LIMITS) as fake:
         limiter = TokenBucketLimiter(windows=DEMO_LIMITS)
-        async with TrakkClient(fake.token, base_url=fake.base_url, rate_limiter=limiter) as c:
+        async with (
+            # Directly: the fake is on this machine, whatever HTTP_PROXY says.
+            TrakkClient(
+                fake.token, base_url=fake.base_url, rate_limiter=limiter, trust_env=False
+            ) as c,
+            WaitStatus(c, wait_sinks) as waits,
+        ):
             console.print(f"Fake Trakk serving at {fake.base_url} (seed {seed})\n")
 
             console.print(Rule("trakk me"))
@@ -51,7 +65,7 @@ async def run_demo(console: Console, *, export_count: int = 4, seed: int = 7) ->
             console.print(Rule("trakk projects"))
             projects = [p async for p in c.projects.list()]
             render_projects(console, projects[:10])
-            console.print(f"... {len(projects)} projects in all\n")
+            console.print(f"... {plural(len(projects), 'project')} in all\n")
 
             done = [p for p in projects if p.latest_report_status == "completed"]
             if done:
@@ -61,29 +75,41 @@ async def run_demo(console: Console, *, export_count: int = 4, seed: int = 7) ->
                 content = await c.reports.content(pick.id, report.report_number)
                 shown = [k for k in content.keywords if k.has_content][:2]
                 render_content(console, _with_keywords(content, shown))
-                console.print(f"... {len(content.keywords)} keywords in this report\n")
+                console.print(f"... {plural(len(content.keywords), 'keyword')} in this report\n")
 
             ids = [p.id for p in projects[:export_count]]
             console.print(Rule(f"trakk export DEST --project {' --project '.join(map(str, ids))}"))
             with tempfile.TemporaryDirectory(prefix="trakk-demo-") as tmp:
                 dest = Path(tmp)
                 summary = await export_with_progress(
-                    c, dest, project_ids=ids, resume=False, concurrency=8, console=console
+                    c,
+                    dest,
+                    project_ids=ids,
+                    resume=False,
+                    concurrency=8,
+                    console=console,
+                    waits=waits,
                 )
                 console.print(summary_line(summary), markup=False)
                 lines = (dest / INDEX_FILE).read_text().splitlines()
-                console.print(f"{INDEX_FILE}: {len(lines)} files, e.g.")
+                console.print(f"{INDEX_FILE}: {plural(len(lines), 'file')}, e.g.")
                 for line in lines[:4]:
                     console.print(f"  {line}", markup=False)
                 resumed = await export_with_progress(
-                    c, dest, project_ids=ids, resume=True, concurrency=8, console=console
+                    c,
+                    dest,
+                    project_ids=ids,
+                    resume=True,
+                    concurrency=8,
+                    console=console,
+                    waits=waits,
                 )
                 console.print(f"resumed: {summary_line(resumed)}\n", markup=False)
 
             watched = ids[:2]
-            console.print(Rule(f"trakk watch --project {watched[0]} --project {watched[1]}"))
+            console.print(Rule("trakk watch " + " ".join(f"--project {p}" for p in watched)))
             events = await _watch_two(c, fake, watched, console)
-            console.print(f"the watcher caught {len(events)} new reports\n")
+            console.print(f"the watcher caught {plural(len(events), 'new report')}\n")
             console.print("Done. Point the same commands at Trakk with --token or TRAKK_API_TOKEN.")
 
 

@@ -113,13 +113,21 @@ async def export_projects(
         summary = await export_projects(client, "out", project_ids=[12, 15], resume=True)
     """
     check_concurrency(concurrency)
-    ids = None if project_ids is None else sorted(set(project_ids))
-    if ids is not None and any(type(p) is not int or p < 1 for p in ids):
-        raise ValueError("project_ids must be positive ints")
+    ids = check_project_ids(project_ids)
     path = Path(dest)
     with locked(path):
         run = _Export(client, path, resume=resume, concurrency=concurrency, progress=progress)
-        return await run.run(ids)
+        return await run.run(None if ids is None else sorted(ids))
+
+
+def check_project_ids(project_ids: Iterable[int] | None) -> frozenset[int] | None:
+    """The ids as a set; ValueError unless every one is a positive int."""
+    if project_ids is None:
+        return None
+    ids = frozenset(project_ids)
+    if any(type(p) is not int or p < 1 for p in ids):
+        raise ValueError("project_ids must be positive ints")
+    return ids
 
 
 def check_concurrency(concurrency: object) -> None:

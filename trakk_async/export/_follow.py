@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Final
@@ -23,7 +23,7 @@ from typing import Final
 from trakk_async._client.client import TrakkClient
 from trakk_async._core.errors import NotFoundError, PermissionDeniedError
 from trakk_async.export import _files as files
-from trakk_async.export._export import ProgressCallback, check_concurrency
+from trakk_async.export._export import ProgressCallback, check_concurrency, check_project_ids
 from trakk_async.export._lock import locked
 from trakk_async.export._plan import DEFAULT_RECONCILE_SHARE, check_share
 from trakk_async.export._project import EVERYTHING, RESUME, Mirrored
@@ -105,6 +105,7 @@ async def follow_projects(
     client: TrakkClient,
     dest: str | PathLike[str],
     *,
+    project_ids: Iterable[int] | None = None,
     budget: float = 0.5,
     reconcile_share: float = DEFAULT_RECONCILE_SHARE,
     concurrency: int = 8,
@@ -118,7 +119,7 @@ async def follow_projects(
 
     The first part is :func:`sync_projects` (``on_sync`` gets its summary). Then a
     report watcher (:meth:`TrakkClient.watch_reports`, at ``budget`` of the rate limit,
-    every project watched) brings each project whose report completes up to date
+    on ``project_ids`` or every project) brings each project whose report completes up to date
     within the watcher's bound (``on_ready`` gets its :class:`WatchPlan` once it runs),
     and ``on_change`` hears of every file added, modified or removed. ``index.jsonl``
     and the state file are written every ``commit_interval`` seconds when something
@@ -129,20 +130,20 @@ async def follow_projects(
     """
     share = check_share(reconcile_share)
     check_concurrency(concurrency)
+    ids = check_project_ids(project_ids)
     if isinstance(commit_interval, bool) or not commit_interval >= 0:
         raise ValueError(f"commit_interval must be seconds >= 0, got {commit_interval!r}")
-    watcher_budget = budget
     path = Path(dest)
     with locked(path):
         session = await Session.open(
             client, path, concurrency=concurrency, progress=progress, on_change=on_change
         )
-        summary = await session.sync(share=share, full=False)
+        summary = await session.sync(share=share, full=False, project_ids=ids)
         if on_sync is not None:
             on_sync(summary)
         lock = asyncio.Lock()
         checkpoint = DestinationCheckpoint(session, lock)
-        watcher = client.watch_reports(checkpoint=checkpoint, budget=watcher_budget)
+        watcher = client.watch_reports(ids, checkpoint=checkpoint, budget=budget)
         follow = _Follow(session, lock, commit_interval)
 
         async def handle(event: ReportAdvanced) -> None:

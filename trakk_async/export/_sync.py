@@ -26,6 +26,7 @@ from trakk_async.export._export import (
     PAGE_SIZE,
     ProgressCallback,
     check_concurrency,
+    check_project_ids,
     progress_of,
 )
 from trakk_async.export._index import FileChange, Index, Journal
@@ -93,6 +94,7 @@ async def sync_projects(
     client: TrakkClient,
     dest: str | PathLike[str],
     *,
+    project_ids: Iterable[int] | None = None,
     reconcile_share: float = DEFAULT_RECONCILE_SHARE,
     full: bool = False,
     concurrency: int = 8,
@@ -106,7 +108,9 @@ async def sync_projects(
     are new, gone, or hinted; ``reconcile_share`` of the listed projects (default 1%)
     have their reports list compared as well, in rotation, because the listing cannot
     show every completion; ``full=True`` fetches every project's detail, keywords and
-    reports instead. See the package docstring for what is requested and the bounds.
+    reports instead. ``project_ids`` limits the sync to those projects (the listing is
+    still read whole; other projects in ``dest`` are left alone). See the package
+    docstring for what is requested and the bounds.
     ``on_change`` is called for each file added, modified or removed, ``progress`` after
     every request. A project whose requests fail is recorded in ``summary.failed`` and
     tried again by the next run; other errors stop the sync (only whole files are left,
@@ -118,12 +122,13 @@ async def sync_projects(
     """
     share = check_share(reconcile_share)
     check_concurrency(concurrency)
+    ids = check_project_ids(project_ids)
     path = Path(dest)
     with locked(path):
         session = await Session.open(
             client, path, concurrency=concurrency, progress=progress, on_change=on_change
         )
-        return await session.sync(share=share, full=full)
+        return await session.sync(share=share, full=full, project_ids=ids)
 
 
 def _row_from_file(project_dir: Path) -> Row | None:
@@ -258,14 +263,21 @@ class Session:
 
     # -- one sync run ------------------------------------------------------------------
 
-    async def sync(self, *, share: float, full: bool) -> SyncSummary:
+    async def sync(
+        self, *, share: float, full: bool, project_ids: frozenset[int] | None = None
+    ) -> SyncSummary:
         """One sync run (see :func:`sync_projects`)."""
         started = time.perf_counter()
         self.state.run += 1
+
+        def chosen(pid: int) -> bool:
+            return project_ids is None or pid in project_ids
+
         with counting(self.client) as counter:
             self.counter = counter
-            listed = await self._list()
-            complete = await in_thread(files.project_dirs, self.dest)
+            listed = {pid: row for pid, row in (await self._list()).items() if chosen(pid)}
+            present = await in_thread(files.project_dirs, self.dest)
+            complete = {pid: done for pid, done in present.items() if chosen(pid)}
             unknown = [p for p in listed if complete.get(p) and self._row(p) is None]
             baselines = await in_thread(self._baselines, unknown)
             planned = plan_run(
@@ -276,7 +288,12 @@ class Session:
                 share=share,
                 full=full,
             )
-            gone = sorted(p for p in complete if p not in listed)
+            # Not listed: gone, out of sight, or asked for by id (such a project is kept
+            # and completed while /projects/{id} answers).
+            gone = sorted(
+                {p for p in complete if p not in listed}
+                | {p for p in project_ids or () if p not in listed}
+            )
             self._total = len(planned) + len(gone)
             self._left_cost = sum(_BASE_COST[p.reason] for p in planned) + len(gone)
             self._report()
@@ -365,6 +382,8 @@ class Session:
         try:
             await self.mirror.fetch_object(f"/projects/{pid}")
         except (NotFoundError, PermissionDeniedError):
+            if not (self.dest / str(pid)).is_dir():
+                raise  # asked for by id, never there: a failure, as in an export
             await self.remove(pid)
             outcome.removed += 1
             outcome.changed += 1
