@@ -40,7 +40,8 @@ def project_item(i: int) -> dict[str, Any]:
         "latest_report_number": 1 + i % 26 if has_report else None,
         "latest_report_status": "completed" if has_report else None,
         "links": {
-            "latest_report": f"https://admin.trakk.ai/reports/view/{i}" if has_report else None
+            "latest_report": f"/api/v1/projects/{1000 + i}/reports/latest",
+            "last_generated_report": f"/api/v1/projects/{1000 + i}/reports/last-generated",
         },
     }
 

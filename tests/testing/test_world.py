@@ -8,6 +8,7 @@ import pytest
 
 from trakk_async.testing import FakeReportStatus
 from trakk_async.testing._content import REPORT_TYPES, SCHEMES
+from trakk_async.testing._payloads import Payloads
 from trakk_async.testing._world import PROJECT_STATUSES, World
 
 TODAY = date(2026, 11, 25)
@@ -15,11 +16,12 @@ TODAY = date(2026, 11, 25)
 
 def snapshot(world: World, pid: int) -> object:
     project = world.projects[pid]
+    payloads = Payloads(world)
     return (
-        world.project_detail(project, "http://x/api/v1"),
-        [r.to_json() for r in world.reports(project)],
-        [world.keyword_json(project, k) for k in world.keywords(project)],
-        [world.report_content(project, r) for r in world.reports(project)],
+        payloads.project_detail(project),
+        [payloads.report(r) for r in world.reports(project)],
+        [payloads.keyword(project, k) for k in world.keywords(project)],
+        [payloads.content(project, r) for r in world.reports(project)],
     )
 
 
@@ -29,7 +31,7 @@ def test_same_seed_same_world_whatever_the_access_order() -> None:
     for pid in (40, 3, 17):  # b is visited in a different order than a
         snapshot(b, pid)
     assert [snapshot(a, pid) for pid in (3, 17, 40)] == [snapshot(b, pid) for pid in (3, 17, 40)]
-    assert [u.to_json() for u in a.users] == [u.to_json() for u in b.users]
+    assert [Payloads(a).user(u) for u in a.users] == [Payloads(b).user(u) for u in b.users]
 
 
 def test_different_seeds_differ() -> None:
@@ -64,8 +66,9 @@ def test_ten_thousand_projects_build_lazily() -> None:
 
 def test_texts_are_realistic() -> None:
     world = World(seed=5, projects=30, agencies=3, today=TODAY)
+    payloads = Payloads(world)
     blob = " ".join(
-        str(world.report_content(p, r)) for p in world.projects.values() for r in world.reports(p)
+        str(payloads.content(p, r)) for p in world.projects.values() for r in world.reports(p)
     ).lower()
     assert "lorem" not in blob
     assert "ipsum" not in blob
@@ -153,19 +156,20 @@ def test_report_numbers_wrap_after_26() -> None:
 
 def test_content_only_for_completed_reports_and_matches_keywords() -> None:
     world = World(seed=11, projects=20, agencies=2, today=TODAY)
+    payloads = Payloads(world)
     for project in world.projects.values():
         served: dict[int, set[int]] = {}
         for number in {r.report_number for r in world.reports(project)}:
             report = world.report_by_number(project, number)
             assert report is not None
-            content = world.report_content(project, report)
+            content = payloads.content(project, report)
             has = {k["keyword_id"] for k in content["keywords"] if k["has_content"]}
             if report.status is not FakeReportStatus.COMPLETED:
                 assert has == set()
             for kw_id in has:
                 served.setdefault(kw_id, set()).add(number)
         for kw in world.keywords(project):
-            data = world.keyword_json(project, kw)
+            data = payloads.keyword(project, kw)
             assert data["content_action_ids"] == sorted(served.get(kw.id, set()))
             assert data["content_count"] == len(data["content_action_ids"])
 
@@ -177,7 +181,7 @@ def test_some_keywords_lack_content_in_completed_reports() -> None:
         for p in world.projects.values()
         for r in world.reports(p)
         if r.status is FakeReportStatus.COMPLETED
-        for k in world.report_content(p, r)["keywords"]
+        for k in Payloads(world).content(p, r)["keywords"]
     ]
     assert True in flags
     assert False in flags

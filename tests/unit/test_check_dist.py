@@ -38,7 +38,7 @@ METADATA = (
 ENTRY_POINTS = (
     "[console_scripts]\ntrakk = trakk_async.cli:main\n"
     "trakk-fake = trakk_async.testing.__main__:main\n\n"
-    "[pytest11]\ntrakk_async = trakk_async.testing.pytest_plugin\n"
+    "[pytest11]\ntrakk_async = _trakk_async_pytestplugin\n"
 )
 LICENSE = (ROOT / "LICENSE").read_text()
 
@@ -83,7 +83,7 @@ def problems(folder: Path) -> list[str]:
 def test_the_pyproject_declares_what_the_check_requires() -> None:
     declared = check_dist.declared_entry_points()
     assert declared["console_scripts"]["trakk"] == "trakk_async.cli:main"
-    assert declared["pytest11"] == {"trakk_async": "trakk_async.testing.pytest_plugin"}
+    assert declared["pytest11"] == {"trakk_async": "_trakk_async_pytestplugin"}
 
 
 def test_complete_distributions_pass(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from tests import samples
+from tests.structuring import TIDY
 from trakk_async._models.converter import structure_report_content
 from trakk_async._models.objects import ReportContent
 from trakk_async.cli import cli
@@ -173,7 +174,7 @@ def _uneven_content() -> ReportContent:
     last |= {"keyword_id": first["keyword_id"] + 1000, "keyword": "one variant only"}
     last["content"], last["html"] = last["content"][:1], last["html"][:1]
     body["data"]["keywords"].append(last)
-    return structure_report_content(body)
+    return structure_report_content(body, *TIDY)
 
 
 @pytest.mark.parametrize("html", [False, True])

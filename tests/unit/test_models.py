@@ -11,11 +11,20 @@ import attrs
 import pytest
 
 from tests import samples
+from tests.structuring import TIDY
 from trakk_async._models import converter as conv
-from trakk_async._models.content import SCHEMES, ContentScheme, UnknownContent
+from trakk_async._models.content import (
+    SCHEMES,
+    ContentScheme,
+    LinkBlockLink,
+    SubnavigationLink,
+    UnknownContent,
+)
 from trakk_async._models.objects import (
     AgencyRef,
     ApprovedStatus,
+    ContentLinks,
+    ContentSummary,
     Country,
     Keyword,
     KeywordContent,
@@ -23,10 +32,14 @@ from trakk_async._models.objects import (
     Listing,
     ManagedStatus,
     Me,
+    PageLinks,
+    PageMeta,
     Project,
+    ProjectLinks,
     ProjectStatus,
     ProjectSummary,
     Report,
+    ReportContent,
     ReportStatus,
     TokenStatus,
     User,
@@ -46,7 +59,7 @@ def test_models_are_frozen_slotted_and_keyword_only(cls: type) -> None:
 
 
 def test_me() -> None:
-    me = conv.structure_me(samples.load("me"))
+    me = conv.structure_me(samples.load("me"), *TIDY)
     assert me == Me(
         id=3,
         name="Digipartner API token",
@@ -61,23 +74,24 @@ def test_me() -> None:
 
 def test_me_super_admin_has_null_agency() -> None:
     body = samples.load("me") | {"agency_id": None, "abilities": ["*"]}
-    me = conv.structure_me(body)
+    me = conv.structure_me(body, *TIDY)
     assert me.agency_id is None
     assert me.is_super_admin
 
 
 def test_project_list_page() -> None:
-    page = conv.structure_page(samples.load("projects_page"))
+    page = conv.structure_page(samples.load("projects_page"), *TIDY)
     assert [p.id for p in page.items] == [42, 43, 44]
     first, no_reports = page.items[0], page.items[1]
     assert first.status == ProjectStatus.ACTIVE
     assert first.latest_report_generated_at == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     assert first.latest_report_status is ReportStatus.COMPLETED
     assert first.latest_report_number == 14
-    assert first.links.latest_report == ("https://admin.trakk.ai/api/v1/projects/42/reports/latest")
+    assert first.links.latest_report == "/api/v1/projects/42/reports/latest"
+    assert first.links.last_generated_report == "/api/v1/projects/42/reports/last-generated"
     assert no_reports.latest_report_id is None
     assert no_reports.latest_report_generated_at is None
-    assert no_reports.links.latest_report is None
+    assert no_reports.links.latest_report == "/api/v1/projects/43/reports/latest"
     assert page.meta is not None
     assert (page.meta.current_page, page.meta.last_page, page.meta.total) == (1, 1, 3)
     assert page.meta.from_ == 1
@@ -88,10 +102,12 @@ def test_project_list_page() -> None:
 
 
 def test_project_detail_agency_is_a_string_and_users_embed_an_agency_object() -> None:
-    project = conv.structure_single(samples.load("project_detail"), cls=Project)
+    project = conv.structure_single(samples.load("project_detail"), *TIDY, cls=Project)
     assert isinstance(project, ProjectSummary)
     assert project.agency == "Digipartner Agency"
+    assert project.managing_user is not None
     assert project.managing_user.agency == AgencyRef(id=12, name="Digipartner Agency")
+    assert project.created_by is not None
     assert project.created_by.agency is None
     assert project.country == Country(id=81, label="Germany")
     assert project.text_language == Language(id=2, label="German")
@@ -103,7 +119,7 @@ def test_project_detail_agency_is_a_string_and_users_embed_an_agency_object() ->
 
 
 def test_reports_list_nullable_fields() -> None:
-    listing = conv.structure_listing(samples.load("reports"), cls=Report)
+    listing = conv.structure_listing(samples.load("reports"), *TIDY, cls=Report)
     assert len(listing) == 2
     assert listing.cache_refreshed_at == CACHE
     pending, done = listing
@@ -135,15 +151,15 @@ def test_reports_list_nullable_fields() -> None:
 
 
 def test_latest_report_carries_cache_time_outside_equality() -> None:
-    latest = conv.structure_single(samples.load("report_latest"), cls=Report)
-    in_list = conv.structure_listing(samples.load("reports"), cls=Report)[1]
+    latest = conv.structure_single(samples.load("report_latest"), *TIDY, cls=Report)
+    in_list = conv.structure_listing(samples.load("reports"), *TIDY, cls=Report)[1]
     assert latest.cache_refreshed_at == CACHE
     assert in_list.cache_refreshed_at is None
     assert latest == in_list
 
 
 def test_keywords() -> None:
-    listing = conv.structure_listing(samples.load("keywords"), cls=Keyword)
+    listing = conv.structure_listing(samples.load("keywords"), *TIDY, cls=Keyword)
     first, second = listing
     assert first.create_date == date(2024, 5, 14)
     assert first.content_action_ids == (1, 9, 14)
@@ -155,25 +171,27 @@ def test_keywords() -> None:
 
 @pytest.mark.parametrize(("name", "cls"), [("countries", Country), ("languages", Language)])
 def test_uncached_lookup_lists(name: str, cls: type) -> None:
-    listing: Listing[Any] = conv.structure_listing(samples.load(name), cls=cls)
+    listing: Listing[Any] = conv.structure_listing(samples.load(name), *TIDY, cls=cls)
     assert all(isinstance(i, cls) for i in listing)
     assert len(listing) == 2
     assert listing.cache_refreshed_at is None
 
 
 def test_users() -> None:
-    users = conv.structure_listing(samples.load("users"), cls=User)
+    users = conv.structure_listing(samples.load("users"), *TIDY, cls=User)
     assert [u.agency for u in users] == [AgencyRef(id=12, name="Digipartner Agency"), None]
 
 
 @pytest.mark.parametrize("scheme", list(samples.CONTENT_VARIANTS))
 def test_every_content_scheme_gets_its_typed_variants(scheme: str) -> None:
-    content = conv.structure_report_content(samples.content(scheme))
+    content = conv.structure_report_content(samples.content(scheme), *TIDY)
     shape = SCHEMES[scheme]
     assert content.content_scheme is ContentScheme(scheme)
     assert content.is_known_scheme
     assert content.cache_refreshed_at == CACHE
+    assert content.summary is not None
     assert content.summary.keyword_count == 2
+    assert content.links is not None
     assert content.links.project_website == "https://example-client.de"
     with_content, without = content.keywords
     assert without.has_content is False
@@ -202,16 +220,16 @@ def test_every_content_scheme_gets_its_typed_variants(scheme: str) -> None:
 
 def test_publishable_follows_the_safe_pattern() -> None:
     raw = samples.content("h4_text_blocks")["data"]["keywords"][0]
-    content = conv.structure_report_content(samples.content("h4_text_blocks"))
+    content = conv.structure_report_content(samples.content("h4_text_blocks"), *TIDY)
     variant = content.keywords[0].publishable()
     assert variant is not None
     assert attrs.asdict(variant) == raw["content"][0]
-    single = conv.structure_report_content(samples.content("single_text_block"))
+    single = conv.structure_report_content(samples.content("single_text_block"), *TIDY)
     assert single.keywords[0].publishable() == single.keywords[0].content
 
 
 def test_qa_block_is_pairs_and_one_html_object() -> None:
-    content = conv.structure_report_content(samples.content("qa_block"))
+    content = conv.structure_report_content(samples.content("qa_block"), *TIDY)
     kw = content.keywords[0]
     assert isinstance(kw.content, tuple)
     assert attrs.asdict(kw.content[0]) == {
@@ -226,7 +244,7 @@ def test_qa_block_is_pairs_and_one_html_object() -> None:
 
 
 def test_link_blocks_keep_links_in_content_only() -> None:
-    content = conv.structure_report_content(samples.content("link_blocks"))
+    content = conv.structure_report_content(samples.content("link_blocks"), *TIDY)
     kw = content.keywords[0]
     assert isinstance(kw.content, tuple)
     first = kw.content[0]
@@ -241,7 +259,7 @@ def test_link_blocks_keep_links_in_content_only() -> None:
 def test_scheme_chosen_by_content_scheme_not_report_number() -> None:
     body = samples.content("bullet_points")
     body["data"]["report_number"] = 1  # report 1 is single_text_block in the mapping table
-    content = conv.structure_report_content(body)
+    content = conv.structure_report_content(body, *TIDY)
     assert content.content_scheme is ContentScheme.BULLET_POINTS
     assert type(content.keywords[0].content).__name__ == "BulletPoints"
 
@@ -250,7 +268,7 @@ def test_unknown_scheme_keeps_raw_json_without_raising() -> None:
     body = samples.content("h2_text_blocks")
     body["data"]["content_scheme"] = "video_script"
     raw = body["data"]["keywords"][0]["content"]
-    content = conv.structure_report_content(body)
+    content = conv.structure_report_content(body, *TIDY)
     assert content.content_scheme == "video_script"
     assert not content.is_known_scheme
     kw = content.keywords[0]
@@ -262,7 +280,9 @@ def test_unknown_scheme_keeps_raw_json_without_raising() -> None:
 def test_content_without_data_wrapper_is_accepted() -> None:
     wrapped = samples.content("metadata")
     bare = {**wrapped["data"], "cache_refreshed_at": wrapped["cache_refreshed_at"]}
-    assert conv.structure_report_content(bare) == conv.structure_report_content(wrapped)
+    assert conv.structure_report_content(bare, *TIDY) == conv.structure_report_content(
+        wrapped, *TIDY
+    )
 
 
 def test_keyword_content_model_has_no_scheme_dependent_required_shape() -> None:
@@ -273,54 +293,63 @@ def test_keyword_content_model_has_no_scheme_dependent_required_shape() -> None:
     assert kw.publishable_html() is None
 
 
-# Every field the reference marks nullable is Optional, and only those. Fields of the
-# content payload and of a project's links mirror the report / latest-report fields they
-# are copied from; Laravel's page meta and links may be missing on a misbehaving server.
-NULLABLE: dict[type, set[str]] = {
-    Me: {"agency_id"},
-    User: {"agency"},
-    AgencyRef: set(),
-    Country: set(),
-    Language: set(),
-    ProjectSummary: {
-        "latest_report_generated_at",
-        "latest_report_id",
-        "latest_report_number",
-        "latest_report_status",
-    },
-    Report: {
-        "report_name",
-        "date_to_create_texts",
-        "date_to_send_to_client",
-        "approved_status",
-        "approved_by",
-        "managed_status",
-        "managed_by",
-        "pdf_link",
-        "web_link",
-        "cache_refreshed_at",
-    },
-    Keyword: set(),
-    KeywordContent: {"content", "html"},
+# The nullability policy, written from the documentation (trakk-public-docs-notes.md and the
+# reports table): these fields are required, every other field of these classes is optional.
+REQUIRED: dict[type, set[str]] = {
+    Me: {"id"},
+    User: {"id"},
+    AgencyRef: {"id"},
+    Country: {"id"},
+    Language: {"id"},
+    ProjectLinks: {"latest_report", "last_generated_report"},
+    ProjectSummary: {"id", "name", "status", "keyword_count", "links"},
+    Project: {"id", "name", "status", "keyword_count", "links"},
+    Report: {"id", "project_id", "report_number", "status", "sent"},
+    Keyword: {"id"},
+    KeywordContent: {"keyword_id"},
+    ReportContent: {"report_number", "report_id", "project_id"},
+    ContentLinks: set(),
+    ContentSummary: set(),
+    PageMeta: set(),
+    PageLinks: set(),
+    **{shape.content: set() for shape in SCHEMES.values()},
+    **{shape.html: set() for shape in SCHEMES.values()},
+    LinkBlockLink: set(),
+    SubnavigationLink: set(),
 }
 
 
-@pytest.mark.parametrize("cls", list(NULLABLE), ids=lambda c: c.__name__)
-def test_only_reference_nullable_fields_are_optional(cls: type) -> None:
+@pytest.mark.parametrize("cls", list(REQUIRED), ids=lambda c: c.__name__)
+def test_required_fields_are_the_documented_ones(cls: type) -> None:
+    required = {a.name for a in attrs.fields(cls) if a.default is attrs.NOTHING}
+    assert required == REQUIRED[cls]
+
+
+@pytest.mark.parametrize("cls", list(REQUIRED), ids=lambda c: c.__name__)
+def test_annotations_follow_the_policy(cls: type) -> None:
+    # Required: never Optional. Optional: ``X | None = None``, arrays ``tuple[...] = ()``.
     hints = typing.get_type_hints(cls)
-    optional = {a.name for a in attrs.fields(cls) if type(None) in typing.get_args(hints[a.name])}
-    expected = NULLABLE[cls]
-    if cls is ProjectSummary:
-        optional.discard("links")  # has a default; its latest_report is the nullable part
-    assert optional == expected
+    for field in attrs.fields(cls):
+        tp = hints[field.name]
+        nullable = type(None) in typing.get_args(tp)
+        if field.default is attrs.NOTHING:
+            assert not nullable, field.name
+        elif typing.get_origin(tp) is tuple:
+            assert field.default == (), field.name
+        else:
+            assert nullable, field.name
+            assert field.default is None, field.name
 
 
-def test_project_detail_adds_no_nullable_field_but_the_cache_time() -> None:
-    hints = typing.get_type_hints(Project)
-    optional = {
-        a.name for a in attrs.fields(Project) if type(None) in typing.get_args(hints[a.name])
-    }
-    assert optional == NULLABLE[ProjectSummary] | {"cache_refreshed_at"}
+def test_required_only_constructors_build_every_model() -> None:
+    # What users' own tests do: only the identity, the rest defaults.
+    links = ProjectLinks(latest_report="/l", last_generated_report="/g")
+    project = Project(id=1, name="p", status="active", keyword_count=0, links=links)
+    assert project.cc_email is None
+    assert project.client_emails == ()
+    report = Report(id=1, project_id=1, report_number=1, status="pending", sent=False)
+    assert report.approved_by is None
+    assert Keyword(id=1).content_action_ids == ()
 
 
 def _attrs_repr_of(obj: Any) -> str:
@@ -333,17 +362,17 @@ def _attrs_repr_of(obj: Any) -> str:
 
 def test_models_share_one_repr_in_attrs_format() -> None:
     # The models use Model.__repr__ instead of one generated per class (import time).
-    project = conv.structure_single(samples.load("project_detail"), cls=Project)
-    content = conv.structure_report_content(samples.load("content_h4_text_blocks"))
+    project = conv.structure_single(samples.load("project_detail"), *TIDY, cls=Project)
+    content = conv.structure_report_content(samples.load("content_h4_text_blocks"), *TIDY)
     variants = content.keywords[0].content
     assert isinstance(variants, tuple)  # h4 content is an array
     assert variants
     objects: list[object] = [
-        conv.structure_me(samples.load("me")),
+        conv.structure_me(samples.load("me"), *TIDY),
         project,
         project.managing_user,
         project.country,
-        *conv.structure_page(samples.load("projects_page")).items,
+        *conv.structure_page(samples.load("projects_page"), *TIDY).items,
         content,
         content.keywords[0],
         *variants,
@@ -354,7 +383,7 @@ def test_models_share_one_repr_in_attrs_format() -> None:
 
 
 def test_models_share_one_eq_and_hash_with_attrs_semantics() -> None:
-    project = conv.structure_single(samples.load("project_detail"), cls=Project)
+    project = conv.structure_single(samples.load("project_detail"), *TIDY, cls=Project)
     same = attrs.evolve(project)
     assert same is not project
     assert same == project

@@ -14,10 +14,11 @@ from aioresponses import aioresponses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.structuring import TIDY
 from tests.unit.support import make_client, sent, url
 from trakk_async import NotFoundError, Page, ProjectPager
-from trakk_async._protocol.paging import MAX_PAGES_WITHOUT_META
 from trakk_async._models.converter import structure_page
+from trakk_async._protocol.paging import MAX_PAGES_WITHOUT_META
 
 
 def project(pid: int) -> dict[str, Any]:
@@ -30,7 +31,10 @@ def project(pid: int) -> dict[str, Any]:
         "latest_report_id": None,
         "latest_report_number": None,
         "latest_report_status": None,
-        "links": {"latest_report": None},
+        "links": {
+            "latest_report": f"/api/v1/projects/{pid}/reports/latest",
+            "last_generated_report": f"/api/v1/projects/{pid}/reports/last-generated",
+        },
     }
 
 
@@ -66,7 +70,7 @@ class Server:
         self.requested.append(number)
         ids = self.layout[number - 1] if number <= len(self.layout) else []
         options = {"last_page": len(self.layout), **self.options}
-        page = structure_page(page_body(ids, number, **options))
+        page = structure_page(page_body(ids, number, **options), *TIDY)
         self.alive.append(weakref.ref(page))
         return page
 
@@ -138,7 +142,7 @@ async def test_links_next_null_stops_even_if_meta_promises_more() -> None:
         requested.append(number)
         body = page_body([number * 10, number * 10 + 1], number, last_page=5, per_page=2)
         body["links"]["next"] = None
-        return structure_page(body)
+        return structure_page(body, *TIDY)
 
     assert await collect(ProjectPager(fetch, 2)) == [10, 11]
     assert requested == [1]
@@ -152,7 +156,7 @@ async def test_a_server_that_ignores_page_and_always_links_next_terminates(
     async def fetch(number: int) -> Page:
         requested.append(number)
         return structure_page(
-            page_body([1, 2, 3], 1, last_page=None, per_page=3, meta=False, always_next=True)
+            page_body([1, 2, 3], 1, last_page=None, per_page=3, meta=False, always_next=True), *TIDY
         )
 
     with caplog.at_level(logging.WARNING, logger="trakk_async"):
@@ -173,7 +177,8 @@ async def test_an_endless_server_with_new_projects_is_cut_off() -> None:
     async def fetch(number: int) -> Page:
         requested.append(number)
         return structure_page(
-            page_body([number], number, last_page=None, per_page=1, meta=False, always_next=True)
+            page_body([number], number, last_page=None, per_page=1, meta=False, always_next=True),
+            *TIDY,
         )
 
     ids = await collect(ProjectPager(fetch, 1))
@@ -220,7 +225,7 @@ async def test_stopping_early_cancels_the_prefetch() -> None:
             except asyncio.CancelledError:
                 cancelled.append(number)
                 raise
-        return structure_page(page_body(range(1, 11), number, last_page=3, per_page=10))
+        return structure_page(page_body(range(1, 11), number, last_page=3, per_page=10), *TIDY)
 
     async for p in ProjectPager(fetch, 10):
         assert p.id == 1
@@ -239,7 +244,7 @@ async def test_an_error_on_a_later_page_propagates_after_the_earlier_items() -> 
     async def fetch(number: int) -> Page:
         if number == 2:
             raise NotFoundError("gone", status=404, code="not_found", path="/projects")
-        return structure_page(page_body([1, 2], 1, last_page=2, per_page=2))
+        return structure_page(page_body([1, 2], 1, last_page=2, per_page=2), *TIDY)
 
     async def consume() -> None:
         async for p in ProjectPager(fetch, 2):

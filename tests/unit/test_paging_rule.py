@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.unit.watch_standin import links_of
 from trakk_async._models.objects import Page, PageLinks, PageMeta, ProjectSummary
 from trakk_async._protocol.paging import MAX_PAGES_WITHOUT_META, has_next_page
 
@@ -20,6 +21,7 @@ def item(pid: int) -> ProjectSummary:
         latest_report_id=None,
         latest_report_number=None,
         latest_report_status=None,
+        links=links_of(pid),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -18,7 +19,10 @@ from trakk_async.watch._checkpoint import (
 )
 
 
-@pytest.mark.parametrize("seen", [Seen(1081, 14), Seen.nothing(), Seen(7, None), Seen(None, 3)])
+@pytest.mark.parametrize(
+    "seen",
+    [Seen(1081, 14), Seen.nothing(), Seen(7, None), Seen(None, 3), Seen(5, 6, frozenset({1, 5}))],
+)
 def test_seen_round_trips_through_its_encoding(seen: Seen) -> None:
     assert Seen.decode(seen.encode()) == seen
     assert Seen.decode(seen.encode().encode()) == seen
@@ -72,7 +76,8 @@ async def test_sqlite_runs_off_the_event_loop_thread(
     original = SQLiteCheckpoint._save_sync
 
     def spy(
-        self: SQLiteCheckpoint, rows: list[tuple[str, int, int | None, int | None, float]]
+        self: SQLiteCheckpoint,
+        rows: list[tuple[str, int, int | None, int | None, float, str | None]],
     ) -> None:
         threads.append(threading.current_thread().name)
         original(self, rows)
@@ -116,4 +121,40 @@ async def test_redis_checkpoint_saves_and_loads(decode_responses: bool) -> None:
         2: Seen.nothing(),
     }
     await checkpoint.aclose()
+    await redis.aclose()
+
+
+KNOWN = {1: Seen(11, 2, frozenset({3, 11})), 2: Seen.nothing(), 3: Seen(4, 5)}
+
+
+async def test_sqlite_keeps_known_ids_and_old_records(tmp_path: Path) -> None:
+    async with SQLiteCheckpoint(tmp_path / "k.sqlite3") as checkpoint:
+        await checkpoint.save(KNOWN)
+        assert await checkpoint.load() == KNOWN
+
+
+async def test_an_sqlite_file_of_an_earlier_version_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:  # the schema before known ids
+        conn.execute(
+            "CREATE TABLE trakk_watch_seen (namespace TEXT NOT NULL, project_id INTEGER NOT NULL,"
+            " report_id INTEGER, report_number INTEGER, updated_at REAL NOT NULL,"
+            " PRIMARY KEY (namespace, project_id))"
+        )
+        conn.execute("INSERT INTO trakk_watch_seen VALUES ('default', 7, 70, 3, 0.0)")
+        conn.execute("INSERT INTO trakk_watch_seen VALUES ('default', 8, NULL, NULL, 0.0)")
+    conn.close()
+    async with SQLiteCheckpoint(path) as checkpoint:
+        assert await checkpoint.load() == {7: Seen(70, 3), 8: Seen(None, None)}
+        await checkpoint.save({7: Seen(71, 4, frozenset({70, 71}))})
+    async with SQLiteCheckpoint(path) as reopened:
+        assert await reopened.load() == {7: Seen(71, 4, frozenset({70, 71})), 8: Seen(None, None)}
+
+
+async def test_redis_keeps_known_ids_and_reads_old_records() -> None:
+    redis = fakeredis.FakeAsyncRedis()
+    checkpoint = RedisCheckpoint(redis)
+    await checkpoint.save(KNOWN)
+    await redis.hset(checkpoint.key, "9", "90:1")  # written by an earlier version
+    assert await checkpoint.load() == {**KNOWN, 9: Seen(90, 1)}
     await redis.aclose()

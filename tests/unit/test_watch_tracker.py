@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.watch_standin import links_of
 from trakk_async._models.objects import Page, PageLinks, PageMeta, ProjectSummary
 from trakk_async.watch._state import Seen
 from trakk_async.watch._tracker import Job, Row, Tracker, is_hint
@@ -29,6 +30,7 @@ def summary(pid: int, row: RowSpec = (None, None), status: str = "active") -> Pr
         latest_report_id=rid,
         latest_report_number=None if rid is None else rid % 26 + 1,
         latest_report_status=report_status,
+        links=links_of(pid),
     )
 
 

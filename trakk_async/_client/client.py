@@ -21,6 +21,7 @@ import orjson
 from trakk_async._core.errors import ConfigurationError, InvalidResponseError, TrakkError
 from trakk_async._core.model import Model
 from trakk_async._models import converter as _converter
+from trakk_async._models.deviations import Deviations, ResponseShapeError
 from trakk_async._models.objects import Me
 from trakk_async._protocol.core import (
     BASE_URL_ENV,
@@ -119,11 +120,16 @@ class TrakkClient:
             or ``~/.netrc`` (never credentials for Trakk: the token is the only one sent
             there). ``False`` always connects directly. A borrowed ``session`` keeps its
             own setting.
+        strict: raise :class:`InvalidResponseError` when a response deviates from the
+            documented shapes, instead of reading the odd value as None and counting it
+            in :attr:`deviations` (see "Models" in the README). For CI runs that should
+            fail on schema drift.
     """
 
     __slots__ = (
         "_base_url",
         "_closed",
+        "_deviations",
         "_limiter",
         "_listeners",
         "_policy",
@@ -157,6 +163,7 @@ class TrakkClient:
         session: aiohttp.ClientSession | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         trust_env: bool = True,
+        strict: bool = False,
         _sleep: Sleep | None = None,
         _random: Callable[[], float] | None = None,
     ) -> None:
@@ -183,6 +190,8 @@ class TrakkClient:
             )
         if type(trust_env) is not bool:
             raise ConfigurationError(f"trust_env must be True or False, got {trust_env!r}")
+        if type(strict) is not bool:
+            raise ConfigurationError(f"strict must be True or False, got {strict!r}")
         self._base_url = normalize_base_url(
             base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         )
@@ -204,6 +213,7 @@ class TrakkClient:
         self._listeners: tuple[Callable[[RequestAttempt], None], ...] = ()
         self._random = _random or random.random
         self._closed = False
+        self._deviations = Deviations(strict=strict)
 
         from trakk_async._client.resources import (
             Countries,
@@ -239,6 +249,28 @@ class TrakkClient:
     def rate_limit(self) -> RateLimitSnapshot:
         """Per window: the limit, what is left and when it frees up, as seen now."""
         return self._limiter.snapshot()
+
+    @property
+    def strict(self) -> bool:
+        """Whether a response that deviates from the documented shapes raises."""
+        return self._deviations.strict
+
+    @property
+    def deviations(self) -> Mapping[str, int]:
+        """How many deviating values this client has read, per ``"Model.field"``.
+
+        A deviation is a value the documentation does not allow in an optional field (a
+        number where a string belongs, a date that is not a date, an array element that
+        is not an object ...): it was read as None (an array element: left out), and the
+        first one of each field was logged at WARNING on the ``trakk_async`` logger with
+        the request path and JSON path. A snapshot, empty while every response matched::
+
+            if client.deviations:
+                print(f"{sum(client.deviations.values())} odd values", dict(client.deviations))
+
+        With ``strict=True`` each deviation raises instead, so this stays empty.
+        """
+        return self._deviations.counts()
 
     @property
     def closed(self) -> bool:
@@ -320,7 +352,7 @@ class TrakkClient:
     async def _get(
         self,
         path: str,
-        structure: Callable[[Any], T],
+        structure: Callable[[Any, Deviations, str], T],
         params: Mapping[str, str] | None = None,
         *,
         timeout: float | None = None,
@@ -330,8 +362,9 @@ class TrakkClient:
         One loop per request: limiter, transport, status, decode; a retryable failure
         waits (backoff, or a 429's Retry-After) and goes again. It is written out flat
         rather than as a coroutine per attempt: each layer costs every request ~0.3 us.
-        A body of the wrong shape raises :class:`InvalidResponseError`. ``timeout``
-        replaces the client's for each attempt of this request.
+        A body that breaks the documented contract raises :class:`InvalidResponseError`,
+        whatever went wrong while reading it. ``timeout`` replaces the client's for each
+        attempt of this request.
         """
         if self._closed:
             self._ensure_open()
@@ -387,11 +420,14 @@ class TrakkClient:
             await self._sleep(delay)
             self._ensure_open()
         try:
-            return structure(body)
-        except _converter.ResponseShapeError as exc:
+            return structure(body, self._deviations, path)
+        except ResponseShapeError as exc:
             # It may quote a value of the body: redacted like the excerpt.
             detail = clip(str(exc), MESSAGE_CHARS, transport.redact)
-        quoted = excerpt(orjson.dumps(body), transport.redact)
+        except Exception as exc:  # a body no rule foresaw must still end as a TrakkError
+            detail = f"the body could not be read ({type(exc).__name__})"
+        # Quoted from the bytes received: re-encoding a deeply nested body could fail.
+        quoted = excerpt(content, transport.redact)
         raise InvalidResponseError(detail, status=200, excerpt=quoted, path=path)
 
     async def get_json(
@@ -461,5 +497,5 @@ class TrakkClient:
         return InvalidResponseError(f"unexpected status {status}", status=status, path=path)
 
 
-def _as_is(body: Any) -> Any:
+def _as_is(body: Any, deviations: Deviations, path: str) -> Any:
     return body

@@ -5,6 +5,10 @@ A report's ``content_scheme`` (never its report number) decides which classes a 
 tuple of variants, object schemes one object; ``qa_block`` gives a tuple of
 :class:`QAPair` and one :class:`QAHtml`; ``link_blocks`` keeps its links in content only.
 A scheme this SDK does not know gives :class:`UnknownContent` holding the raw JSON.
+
+Every field of a variant is optional (``str | None``, arrays ``tuple[...]`` defaulting to
+``()``): the documentation promises none of them, see the policy in
+:mod:`trakk_async._models.objects`.
 """
 
 from __future__ import annotations
@@ -78,107 +82,107 @@ class ContentScheme(StrEnum):
 class MetaData(Model):
     """``metadata`` variant (3 per keyword): a meta title and description."""
 
-    meta_title: str
-    meta_description: str
+    meta_title: str | None = None
+    meta_description: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class MetaDataHtml(Model):
     """``metadata`` html variant."""
 
-    meta_title: str
-    meta_description: str
+    meta_title: str | None = None
+    meta_description: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class H1Headline(Model):
     """``h1_headlines`` variant (3 per keyword)."""
 
-    h1: str
+    h1: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class H1HeadlineHtml(Model):
     """``h1_headlines`` html variant."""
 
-    h1: str
+    h1: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class H2TextBlock(Model):
     """``h2_text_blocks`` variant (3 per keyword): a heading and its text."""
 
-    h2: str
-    text: str
+    h2: str | None = None
+    text: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class H2TextHtml(Model):
     """Rendered heading and text (``h2_text_blocks`` and ``link_blocks`` html)."""
 
-    h2_and_text: str
+    h2_and_text: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class H3TextBlock(Model):
     """``h3_text_blocks`` variant (3 per keyword)."""
 
-    h3: str
-    text: str
+    h3: str | None = None
+    text: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class H3TextHtml(Model):
     """``h3_text_blocks`` html variant."""
 
-    h3_and_text: str
+    h3_and_text: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class H4TextBlock(Model):
     """``h4_text_blocks`` variant (6 per keyword)."""
 
-    h4: str
-    text: str
+    h4: str | None = None
+    text: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class H4TextHtml(Model):
     """``h4_text_blocks`` html variant."""
 
-    h4_and_text: str
+    h4_and_text: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class QAPair(Model):
     """One of the 4 question/answer pairs of a ``qa_block``."""
 
-    question: str
-    answer: str
+    question: str | None = None
+    answer: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class QAHtml(Model):
     """The single rendered html object of a ``qa_block``."""
 
-    qa: str
+    qa: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class LinkBlockLink(Model):
     """A link of a ``link_blocks`` variant (not present in its html)."""
 
-    anchor_text: str
-    url: str
+    anchor_text: str | None = None
+    url: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class LinkBlock(Model):
     """``link_blocks`` variant (2 per keyword): heading, text and links to wire up."""
 
-    h2: str
-    text: str
-    links: tuple[LinkBlockLink, ...]
+    h2: str | None = None
+    text: str | None = None
+    links: tuple[LinkBlockLink, ...] = ()
 
 
 # Object schemes ---------------------------------------------------------------------
@@ -188,105 +192,108 @@ class LinkBlock(Model):
 class SingleTextBlock(Model):
     """``single_text_block`` content."""
 
-    text: str
+    text: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class SingleTextHtml(Model):
     """``single_text_block`` html."""
 
-    text: str
+    text: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class H2SummaryBlock(Model):
     """``h2_summary_block`` content: a heading and two texts."""
 
-    h2: str
-    texts: tuple[str, ...]
+    h2: str | None = None
+    texts: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class H2SummaryHtml(Model):
     """``h2_summary_block`` html: the two texts rendered."""
 
-    texts: tuple[str, ...]
+    texts: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class SubnavigationLink(Model):
     """A link of a ``subnavigation`` block."""
 
-    keyword: str
-    url: str
+    keyword: str | None = None
+    url: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class Subnavigation(Model):
     """``subnavigation`` content: links to other keyword pages."""
 
-    links: tuple[SubnavigationLink, ...]
+    links: tuple[SubnavigationLink, ...] = ()
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class SubnavigationHtml(Model):
     """``subnavigation`` html: one rendered ``<div>``."""
 
-    subnavigation: str
+    subnavigation: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class BulletPoints(Model):
     """``bullet_points`` content."""
 
-    h2: str
-    text: str
-    bullet_points: tuple[str, ...]
+    h2: str | None = None
+    text: str | None = None
+    bullet_points: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class BulletPointsHtml(Model):
     """``bullet_points`` html: one rendered heading and ``<ul>``."""
 
-    bullet_points: str
+    bullet_points: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class NumberedPoints(Model):
     """``numbered_points`` content."""
 
-    h2: str
-    text: str
-    numbered_points: tuple[str, ...]
+    h2: str | None = None
+    text: str | None = None
+    numbered_points: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class NumberedPointsHtml(Model):
     """``numbered_points`` html: one rendered heading and ``<ol>``."""
 
-    numbered_points: str
+    numbered_points: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class ImageAltText(Model):
     """``image_alt_text`` content: two search terms and four alt texts."""
 
-    search_terms: tuple[str, ...]
-    alt_texts: tuple[str, ...]
+    search_terms: tuple[str, ...] = ()
+    alt_texts: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class ImageAltTextHtml(Model):
     """``image_alt_text`` html: four rendered ``<img>`` tags."""
 
-    alt_texts: tuple[str, ...]
+    alt_texts: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class UnknownContent(Model):
-    """Content of a scheme this SDK version does not know: the JSON as the server sent it."""
+    """Content of a scheme this SDK version does not know: the JSON as the server sent it.
 
-    scheme: str
+    ``scheme`` is the payload's ``content_scheme``, None when the server sent none.
+    """
+
+    scheme: str | None
     raw: Any
 
 

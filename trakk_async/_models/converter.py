@@ -1,50 +1,45 @@
-"""The one cattrs converter that turns decoded JSON into the SDK's attrs models.
+"""The one cattrs converter, and the ``structure_*`` functions that turn a decoded body into models.
 
-This is the only module that imports cattrs. Two converters are built from one recipe:
+This is the only module that imports cattrs. Every body is read in two steps, so that
+tolerance costs nothing while nothing deviates:
 
-* the **fast** one structures every response: hooks generated once per class with detailed
-  validation off, strict hooks for ``str``/``int``/``bool`` (no silent ``str(None)``),
-  dict lookups for the enums;
-* when the fast one fails, the **detailed** one structures the same body again only to
-  say *where* it is wrong (``$.data[3].status: ...``); the caller gets a
-  :class:`ResponseShapeError` with that readable message.
+1. **Fast**: cattrs' hooks, generated once per class with detailed validation off, and
+   strict hooks for ``str``/``int``/``bool`` (no silent ``str(None)``), dict lookups for the
+   enums. They accept the documented shapes exactly and raise on anything else.
+2. **Tolerant**, only for a piece the fast hooks refused (one item of a listing, one keyword
+   of a report's content, one variant): :mod:`trakk_async._models.tolerant` reads it again
+   from the same classes, applying the nullability policy of
+   :mod:`trakk_async._models.objects`, and records deviations in the client's
+   :class:`~trakk_async._models.deviations.Deviations` (or raises, in strict mode).
 
-Forward compatibility: unknown fields are ignored, and an enum value the SDK does not know
-is kept as its ``str``.
+Every ``structure_*`` function takes the decoded body, the client's deviations and the request
+path (named in warnings); a body that breaks the documented contract raises
+:class:`ResponseShapeError` with the JSON path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from functools import cache, lru_cache
-from itertools import repeat
-from types import NoneType, UnionType
-from typing import TYPE_CHECKING, Any, Final, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, get_args, get_origin
 
 import attrs
 
-from trakk_async._models.content import SCHEMES, ContentScheme, UnknownContent
+from trakk_async._models.content import SCHEMES, UnknownContent
+from trakk_async._models.deviations import Deviations, Reading, ResponseShapeError, json_type
+from trakk_async._models.envelope import response_data
 from trakk_async._models.objects import (
-    ApprovedStatus,
-    ContentLinks,
-    ContentSummary,
     KeywordContent,
     Listing,
-    ManagedStatus,
     Me,
     Page,
-    PageLinks,
-    PageMeta,
-    ProjectStatus,
     ProjectSummary,
     ReportContent,
-    ReportStatus,
-    TokenStatus,
-    User,
 )
-from trakk_async._models.structgen import make_structure_fn, parse_date
+from trakk_async._models.shapes import enum_of, is_model, json_keys, parse_date, split_optional
+from trakk_async._models.structgen import make_structure_fn
+from trakk_async._models.tolerant import SHAPE_ERRORS, Hook, Reader, Readers, read_root
 
 if TYPE_CHECKING:
     import cattrs
@@ -59,24 +54,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-_ENUMS: Final = (ProjectStatus, ReportStatus, ApprovedStatus, ManagedStatus, TokenStatus)
-_ENUMS_AND_SCHEME: Final = (*_ENUMS, ContentScheme)
-_SHAPE_ERRORS: Final = (
-    KeyError,
-    TypeError,
-    ValueError,
-    AttributeError,
-    IndexError,
-    ExceptionGroup,  # cattrs' BaseValidationError, without importing cattrs for it
-)
-
-
-class ResponseShapeError(ValueError):
-    """A decoded body does not have the shape the reference promises.
-
-    The client turns it into :class:`~trakk_async.InvalidResponseError`.
-    """
 
 
 def _wrong(value: Any, expected: str) -> ValueError:
@@ -105,7 +82,7 @@ def _datetime(value: Any, _: Any = None) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def _enum_hook(enum: type[StrEnum], optional: bool) -> Callable[[Any, Any], Any]:
+def _enum_hook(enum: type[StrEnum], optional: bool) -> Hook:
     known: dict[Any, StrEnum] = {member.value: member for member in enum}
     get = known.get
 
@@ -120,16 +97,10 @@ def _enum_hook(enum: type[StrEnum], optional: bool) -> Callable[[Any, Any], Any]
     return structure
 
 
-def _union_args(tp: Any) -> tuple[Any, ...] | None:
-    if get_origin(tp) in (Union, UnionType):
-        return get_args(tp)
-    return None
-
-
-def _build(*, fast: bool) -> cattrs.Converter:
+def _build() -> cattrs.Converter:
     import cattrs
 
-    conv = cattrs.Converter(detailed_validation=not fast, forbid_extra_keys=False)
+    conv = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
     conv.register_structure_hook(str, _str)
     conv.register_structure_hook(int, _int)
     conv.register_structure_hook(bool, _bool)
@@ -137,22 +108,20 @@ def _build(*, fast: bool) -> cattrs.Converter:
     conv.register_structure_hook(date, parse_date)
 
     def is_enum_union(tp: Any) -> bool:
-        args = _union_args(tp)
-        return args is not None and str in args and any(a in _ENUMS_AND_SCHEME for a in args)
+        return enum_of(split_optional(tp)[0]) is not None
 
-    def enum_union_hook(tp: Any) -> Callable[[Any, Any], Any]:
-        args = _union_args(tp) or ()
-        enum = next(a for a in args if a in _ENUMS_AND_SCHEME)
-        return _enum_hook(enum, NoneType in args)
+    def enum_union_hook(tp: Any) -> Hook:
+        inner, optional = split_optional(tp)
+        return _enum_hook(cast("type[StrEnum]", enum_of(inner)), optional)
 
     conv.register_structure_hook_factory(is_enum_union, enum_union_hook)
 
     def is_simple_optional(tp: Any) -> bool:
-        args = _union_args(tp)
-        return args is not None and len(args) == 2 and NoneType in args
+        inner, optional = split_optional(tp)
+        return optional and enum_of(inner) is None
 
-    def optional_hook(tp: Any) -> Callable[[Any, Any], Any]:
-        inner_type = next(a for a in _union_args(tp) or () if a is not NoneType)
+    def optional_hook(tp: Any) -> Hook:
+        inner_type = split_optional(tp)[0]
         inner = conv.get_structure_hook(inner_type)
 
         def structure(value: Any, _: Any) -> Any:
@@ -162,130 +131,123 @@ def _build(*, fast: bool) -> cattrs.Converter:
 
     conv.register_structure_hook_factory(is_simple_optional, optional_hook)
 
-    def is_str_tuple(tp: Any) -> bool:
+    def is_scalar_tuple(tp: Any) -> bool:
         return get_origin(tp) is tuple and get_args(tp) in ((str, ...), (int, ...))
 
-    def tuple_hook(tp: Any) -> Callable[[Any, Any], Any]:
-        element = _str if get_args(tp)[0] is str else _int
+    def scalar_tuple_hook(tp: Any) -> Hook:
+        element = get_args(tp)[0]
 
         def structure(value: Any, _: Any) -> tuple[Any, ...]:
             if value.__class__ is not list:
                 raise _wrong(value, "an array")
-            return tuple([element(v) for v in value])
+            for item in value:  # one loop, no call per element
+                if item.__class__ is not element:
+                    raise _wrong(item, element.__name__)
+            return tuple(value)
 
         return structure
 
-    conv.register_structure_hook_factory(is_str_tuple, tuple_hook)
+    conv.register_structure_hook_factory(is_scalar_tuple, scalar_tuple_hook)
 
     def is_object_tuple(tp: Any) -> bool:
         args = get_args(tp)
         return get_origin(tp) is tuple and len(args) == 2 and args[1] is ... and attrs.has(args[0])
 
-    def object_tuple_hook(tp: Any) -> Callable[[Any, Any], Any]:
+    def object_tuple_hook(tp: Any) -> Hook:
         # cattrs' own tuple hook takes any iterable: a {} where links belong became ().
-        element_type = get_args(tp)[0]
-        element = conv.get_structure_hook(element_type)
+        return _array_hook(get_args(tp)[0], conv.get_structure_hook(get_args(tp)[0]))
 
-        def structure(value: Any, _: Any) -> tuple[Any, ...]:
-            if value.__class__ is not list:
-                raise _wrong(value, "an array")
-            return tuple([element(v, element_type) for v in value])
+    conv.register_structure_hook_factory(is_object_tuple, object_tuple_hook)
 
-        return structure
+    def class_hook(cls: Any) -> Hook:
+        hooks = {}
+        if get_origin(cls) is Listing:  # its items are a tuple[T, ...]: say which T
+            hooks["items"] = conv.get_structure_hook(_tuple_of(get_args(cls)[0]))
+        return make_structure_fn(cls, conv.get_structure_hook, keys=json_keys(cls), hooks=hooks)
 
-    if fast:
-        conv.register_structure_hook_factory(is_object_tuple, object_tuple_hook)
-        conv.register_structure_hook_factory(
-            attrs.has, lambda cls: make_structure_fn(cls, conv.get_structure_hook)
-        )
-        return conv
-    from cattrs.gen import make_dict_structure_fn, override
-
-    conv.register_structure_hook(
-        PageMeta,
-        make_dict_structure_fn(
-            PageMeta, conv, from_=override(rename="from"), _cattrs_detailed_validation=True
-        ),
-    )
+    conv.register_structure_hook_factory(is_model, class_hook)
     return conv
 
 
-@cache
-def _fast() -> cattrs.Converter:
-    """The fast converter, built (and cattrs imported) on the first structuring: an
-    import of trakk_async that never structures anything (``trakk --help``) skips both."""
-    return _build(fast=True)
+def _tuple_of(element: Any) -> Any:
+    return tuple[element, ...]
+
+
+def _array_hook(element_type: Any, element: Hook) -> Hook:
+    def structure(value: Any, _: Any) -> tuple[Any, ...]:
+        if value.__class__ is not list:
+            raise _wrong(value, "an array")
+        return tuple([element(v, element_type) for v in value])
+
+    return structure
 
 
 @cache
-def _detailed() -> cattrs.Converter:
-    """The detailed converter, built on the first bad payload (it only explains errors)."""
-    return _build(fast=False)
+def _converter() -> cattrs.Converter:
+    """The converter, built (and cattrs imported) on the first structuring: an import of
+    trakk_async that never structures anything (``trakk --help``) skips both."""
+    return _build()
 
 
-def _explain(body: Any, cls: Any, exc: BaseException, where: str) -> ResponseShapeError:
-    """The readable error for a body the fast path could not structure."""
-    import cattrs
-
-    try:
-        _detailed().structure(body, cls)
-    except cattrs.BaseValidationError as detailed:
-        messages = cattrs.transform_error(detailed, path=where)
-        return ResponseShapeError("; ".join(messages[:3]))
-    except _SHAPE_ERRORS as other:
-        return ResponseShapeError(f"{where}: {other}")
-    return ResponseShapeError(f"{where}: {exc}")
+_HOOKS: dict[Any, Hook] = {}
 
 
-_HOOKS: dict[Any, Callable[[Any, Any], Any]] = {}
-
-
-def _hook(cls: type[T]) -> Callable[[Any, Any], T]:
+def _hook(tp: Any) -> Hook:
     # Cached: cattrs' dispatch costs ~0.1 us a call, a dict hit a third of that.
-    hook = _HOOKS.get(cls)
+    hook = _HOOKS.get(tp)
     if hook is None:
-        hook = _HOOKS[cls] = _fast().get_structure_hook(cls)
+        hook = _HOOKS[tp] = _converter().get_structure_hook(tp)
     return hook
+
+
+_READERS: Final = Readers(_hook)
 
 
 def _object(body: Any, what: str, where: str = "$") -> dict[str, Any]:
     if body.__class__ is not dict:
-        raise ResponseShapeError(f"{where}: expected {what} object, got {type(body).__name__}")
+        raise ResponseShapeError(f"{where}: expected {what} object, got {json_type(body)}")
     return body
 
 
-def _cache_time(body: Mapping[str, Any]) -> datetime | None:
+def _structure(
+    value: Any,
+    tp: type[T],
+    where: str,
+    deviations: Deviations,
+    endpoint: str,
+    reader: Reader | None = None,
+) -> T:
+    """``value`` as ``tp``: its fast hook, else its tolerant reader (or ``reader``)."""
+    try:
+        result: T = _hook(tp)(value, tp)
+        return result
+    except SHAPE_ERRORS:
+        pass
+    if reader is None:
+        reader = _READERS.of_class(tp)
+    return cast("T", read_root(value, reader, where, Reading(deviations, endpoint)))
+
+
+def _with_cache_time(result: T, body: dict[str, Any], deviations: Deviations, endpoint: str) -> T:
+    """``result`` carrying the envelope's ``cache_refreshed_at`` (it takes no part in equality)."""
     raw = body.get("cache_refreshed_at")
     if raw is None:
-        return None
+        return result
     try:
-        return _datetime(raw)
-    except _SHAPE_ERRORS as exc:
-        raise ResponseShapeError(f"$.cache_refreshed_at: {exc}") from None
+        time = _datetime(raw)
+    except SHAPE_ERRORS:
+        model = type(result).__name__
+        reading = Reading(deviations, endpoint)
+        path = "$.cache_refreshed_at"
+        time = _READERS.optional(raw, datetime | None, model, "cache_refreshed_at", path, reading)
+        if time is None:
+            return result
+    return attrs.evolve(result, cache_refreshed_at=time)  # type: ignore[misc]
 
 
-def _structure(data: Any, cls: type[T], where: str) -> T:
-    try:
-        return _hook(cls)(data, cls)
-    except _SHAPE_ERRORS as exc:
-        raise _explain(data, cls, exc, where) from None
-
-
-def structure_me(body: Any) -> Me:
+def structure_me(body: Any, deviations: Deviations, endpoint: str) -> Me:
     """``GET /me``: a bare object."""
-    try:
-        return _hook(Me)(body, Me)  # checks that body is an object too
-    except _SHAPE_ERRORS as exc:
-        raise _explain(_object(body, "a token"), Me, exc, "$") from None
-
-
-def structure_single(body: Any, *, cls: type[T]) -> T:
-    """``{"data": {...}, "cache_refreshed_at"?}`` into one ``cls``."""
-    data = _object(_object(body, "a response").get("data"), "a 'data'", "$.data")
-    if _has_cache(cls):
-        # The time sits next to "data"; the model carries it (it takes no part in equality).
-        data = {**data, "cache_refreshed_at": body.get("cache_refreshed_at")}
-    return _structure(data, cls, "$.data")
+    return _structure(body, Me, "$", deviations, endpoint)
 
 
 _HAS_CACHE_FIELD: dict[type[Any], bool] = {}
@@ -300,154 +262,121 @@ def _has_cache(cls: type[Any]) -> bool:
     return known
 
 
-def _items(body: Any, cls: type[T]) -> tuple[T, ...]:
-    data = _object(body, "a response").get("data")
-    if data.__class__ is not list:
-        raise ResponseShapeError(f"$.data: expected an array, got {type(data).__name__}")
-    hook = _hook(cls)
-    try:
-        return tuple(map(hook, data, repeat(cls)))
-    except _SHAPE_ERRORS as exc:
-        for index, item in enumerate(data):
-            try:
-                hook(item, cls)
-            except _SHAPE_ERRORS:
-                raise _explain(item, cls, exc, f"$.data[{index}]") from None
-        raise ResponseShapeError(f"$.data: {exc}") from None
+def structure_single(body: Any, deviations: Deviations, endpoint: str, *, cls: type[T]) -> T:
+    """``{"data": {...}, "cache_refreshed_at"?}`` into one ``cls``."""
+    envelope = _object(body, "a response")
+    data = _object(response_data(envelope), "a 'data'", "$.data")
+    result = _structure(data, cls, "$.data", deviations, endpoint)
+    if _has_cache(cls):
+        result = _with_cache_time(result, envelope, deviations, endpoint)
+    return result
 
 
-def structure_listing(body: Any, *, cls: type[T]) -> Listing[T]:
-    """``{"data": [...], "cache_refreshed_at"?}`` into a :class:`Listing` of ``cls``."""
-    return Listing(items=_items(body, cls), cache_refreshed_at=_cache_time(body))
+@lru_cache(maxsize=32)
+def _listing_readers(cls: Any) -> tuple[Any, Reader]:
+    listing = Listing[cls]
+    items = (_hook(_tuple_of(cls)), _READERS.array_of(cls, "Listing", "items"))
+    return listing, _READERS.of_class(listing, {"items": items})
 
 
-def structure_page(body: Any) -> Page:
+def structure_listing(
+    body: Any, deviations: Deviations, endpoint: str, *, cls: type[T]
+) -> Listing[T]:
+    """``{"data": [...], "cache_refreshed_at"?}`` into a :class:`Listing` of ``cls``.
+
+    An item whose identity is broken raises; any other deviation stays in its item.
+    """
+    listing, reader = _listing_readers(cast(Any, cls))
+    result: Listing[T] = _structure(body, listing, "$", deviations, endpoint, reader)
+    return result
+
+
+@cache
+def _page_reader() -> Reader:
+    items = (_hook(tuple[ProjectSummary, ...]), _READERS.array_of(ProjectSummary, "Page", "items"))
+    return _READERS.of_class(Page, {"items": items})
+
+
+def structure_page(body: Any, deviations: Deviations, endpoint: str) -> Page:
     """One page of ``/projects`` with its ``meta`` and ``links`` (each may be missing)."""
-    items = _items(body, ProjectSummary)
-    meta = body.get("meta")
-    links = body.get("links")
-    return Page(
-        items=items,
-        meta=None if meta is None else _structure(meta, PageMeta, "$.meta"),
-        links=None if links is None else _structure(links, PageLinks, "$.links"),
-        cache_refreshed_at=_cache_time(body),
-    )
+    return _structure(body, Page, "$", deviations, endpoint, _page_reader())
 
 
-# Class hooks are generated on first use (through _hook), not at import.
-_SCHEME_HOOK: Final = _enum_hook(ContentScheme, False)
-_STR_TUPLE: Final = tuple[str, ...]
-_PROJECT_STATUS: Final = _enum_hook(ProjectStatus, False)
-_REPORT_STATUS: Final = _enum_hook(ReportStatus, False)
-_APPROVED: Final = _enum_hook(ApprovedStatus, True)
-_MANAGED: Final = _enum_hook(ManagedStatus, True)
+# -- content: the shape of each keyword's content depends on the report's scheme ---------
 
 
-def _shaper(cls: type[Any], is_array: bool, scheme: str) -> Callable[[Any], Any]:
+def _unknown(scheme: str | None) -> tuple[Hook, Reader]:
+    """Content of a scheme the SDK does not know: kept as sent, whatever its shape."""
+
+    def fast(value: Any, _: Any) -> Any:
+        return None if value is None else UnknownContent(scheme=scheme, raw=value)
+
+    def read(value: Any, path: str, reading: Reading) -> Any:
+        return fast(value, None)
+
+    return fast, read
+
+
+def _variants(cls: type[Any], is_array: bool, field: str) -> tuple[Hook, Reader]:
+    """Fast hook and tolerant reader of a keyword's ``content`` or ``html`` for one scheme."""
     hook = _hook(cls)
     if is_array:
+        array = _array_hook(cls, hook)
 
-        def array(value: Any) -> tuple[Any, ...]:
-            if value.__class__ is not list:
-                raise _wrong(value, f"a {scheme} array")
-            return tuple([hook(v, cls) for v in value])
+        def fast_array(value: Any, _: Any) -> Any:
+            return None if value is None else array(value, None)
 
-        return array
+        return fast_array, _READERS.array_of(cls, "KeywordContent", field)
 
-    def single(value: Any) -> Any:
-        return hook(value, cls)
+    def fast_single(value: Any, _: Any) -> Any:
+        return None if value is None else hook(value, cls)
 
-    return single
-
-
-def _unknown(scheme: str) -> Callable[[Any], Any]:
-    return lambda value: UnknownContent(scheme=scheme, raw=value)
+    return fast_single, _READERS.of_class(cls)
 
 
 @lru_cache(maxsize=64)  # bounded: a server could send any number of unknown scheme names
-def _shapers(scheme: str) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
-    """Content and html structuring for one scheme, generated on its first payload."""
-    shape = SCHEMES.get(scheme)
+def _content_readers(scheme: str | None) -> tuple[Hook, Reader]:
+    """The fast hook and tolerant reader of a ``ReportContent`` of ``scheme``."""
+    shape = SCHEMES.get(scheme) if scheme is not None else None
     if shape is None:
-        return _unknown(scheme), _unknown(scheme)
-    return (
-        _shaper(shape.content, shape.content_is_array, scheme),
-        _shaper(shape.html, shape.html_is_array, scheme),
+        content = html = _unknown(scheme)
+    else:
+        content = _variants(shape.content, shape.content_is_array, "content")
+        html = _variants(shape.html, shape.html_is_array, "html")
+    fallback = _converter().get_structure_hook
+    keys = json_keys(KeywordContent)
+    hooks = {"content": content[0], "html": html[0]}
+    keyword_hook = make_structure_fn(KeywordContent, fallback, keys=keys, hooks=hooks)
+    keyword_reader = _READERS.of_class(KeywordContent, {"content": content, "html": html})
+    keywords_hook = _array_hook(KeywordContent, keyword_hook)
+
+    def keywords_fast(value: Any, _: Any) -> Any:
+        return keywords_hook(value, None)
+
+    keywords_reader = _READERS.array_of(
+        KeywordContent, "ReportContent", "keywords", (keyword_hook, keyword_reader)
     )
+    keys = json_keys(ReportContent)
+    hooks = {"keywords": keywords_fast}
+    hook = make_structure_fn(ReportContent, fallback, keys=keys, hooks=hooks)
+    reader = _READERS.of_class(ReportContent, {"keywords": (keywords_fast, keywords_reader)})
+    return hook, reader
 
 
-def _optional_user(value: Any) -> User | None:
-    return None if value is None else _hook(User)(value, User)
-
-
-def _optional_date(value: Any) -> date | None:
-    return None if value is None else parse_date(value)
-
-
-def _keyword(raw: Any, content_of: Callable[[Any], Any], html_of: Callable[[Any], Any]) -> Any:
-    content = raw.get("content")
-    html = raw.get("html")
-    return KeywordContent(
-        keyword_id=_int(raw["keyword_id"]),
-        keyword=_str(raw["keyword"]),
-        keyword_url=_str(raw["keyword_url"]),
-        has_content=_bool(raw["has_content"]),
-        content=None if content is None else content_of(content),
-        html=None if html is None else html_of(html),
-    )
-
-
-def structure_report_content(body: Any) -> ReportContent:
+def structure_report_content(body: Any, deviations: Deviations, endpoint: str) -> ReportContent:
     """``/reports/{n}/content``: accepted wrapped in ``data`` or bare.
 
     Each keyword's content is shaped by the payload's ``content_scheme`` (see
-    :data:`trakk_async._content.SCHEMES`); an unknown scheme keeps the raw JSON.
+    :data:`trakk_async._models.content.SCHEMES`); an unknown scheme keeps the raw JSON.
     """
-    outer = _object(body, "a response")
-    data = outer["data"] if outer.get("data").__class__ is dict else outer
+    envelope = _object(body, "a response")
+    data = response_data(envelope, bare=True)
+    wrapped = data is envelope.get("data")
+    scheme = data.get("content_scheme")
+    hook, reader = _content_readers(scheme if scheme.__class__ is str else None)
+    where = "$.data" if wrapped else "$"
     try:
-        scheme = _SCHEME_HOOK(data["content_scheme"], None)
-        content_of, html_of = _shapers(str(scheme))
-        keywords_raw = data["keywords"]
-        if keywords_raw.__class__ is not list:
-            raise _wrong(keywords_raw, "a keywords array")
-        keywords: list[KeywordContent] = []
-        for index, raw in enumerate(keywords_raw):
-            try:
-                keywords.append(_keyword(raw, content_of, html_of))
-            except _SHAPE_ERRORS as exc:
-                raise ResponseShapeError(
-                    f"$.keywords[{index}] ({scheme}): {_describe(exc)}"
-                ) from None
-        return ReportContent(
-            report_number=_int(data["report_number"]),
-            report_id=_int(data["report_id"]),
-            report_name=None if data.get("report_name") is None else _str(data["report_name"]),
-            content_scheme=scheme,
-            content_scheme_fields=_hook(_STR_TUPLE)(data["content_scheme_fields"], _STR_TUPLE),
-            links=_hook(ContentLinks)(data["links"], ContentLinks),
-            project_id=_int(data["project_id"]),
-            project_domain=_str(data["project_domain"]),
-            project_status=_PROJECT_STATUS(data["project_status"], None),
-            is_generated=_bool(data["is_generated"]),
-            generation_status=_REPORT_STATUS(data["generation_status"], None),
-            approved_status=_APPROVED(data.get("approved_status"), None),
-            approved_by=_optional_user(data.get("approved_by")),
-            managed_status=_MANAGED(data.get("managed_status"), None),
-            managed_by=_optional_user(data.get("managed_by")),
-            date_to_create_texts=_optional_date(data.get("date_to_create_texts")),
-            date_to_send_to_client=_optional_date(data.get("date_to_send_to_client")),
-            summary=_hook(ContentSummary)(data["summary"], ContentSummary),
-            keywords=tuple(keywords),
-            cache_refreshed_at=_cache_time(outer),
-        )
-    except ResponseShapeError:
-        raise
-    except _SHAPE_ERRORS as exc:
-        raise ResponseShapeError(f"$ (report content): {_describe(exc)}") from None
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, KeyError):
-        return f"required field {exc.args[0]!r} missing"
-    return str(exc) or type(exc).__name__
+        result: ReportContent = hook(data, ReportContent)
+    except SHAPE_ERRORS:
+        result = read_root(data, reader, where, Reading(deviations, endpoint))
+    return _with_cache_time(result, envelope, deviations, endpoint)

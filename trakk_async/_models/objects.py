@@ -1,13 +1,27 @@
 """The objects of the Trakk Agency API v1, as frozen, slotted, keyword-only attrs classes.
 
-Shapes follow ``trakk-api-reference.md``. Rules that hold for every class here:
+Shapes follow ``trakk-api-reference.md``. Rules that hold for every class here and in
+:mod:`trakk_async._models.content`:
 
-* **Forward compatible.** Unknown fields are ignored by the converter. An enum value the
-  SDK does not know is kept as its plain ``str`` (the enum types below are ``StrEnum``, so a
-  known value compares equal to its string too: ``report.status == "completed"``).
-* **Nullable means Optional.** A field is ``X | None`` exactly when the reference marks it
-  nullable (``latest_report_*`` of a project without reports, a report's dates, links and
-  people, a token's ``agency_id``, a user's ``agency``, content of a keyword without any).
+* **Required means documented.** A field *without a default* is required, and only the
+  fields the documentation promises are: the identity fields (every ``id``, ``project_id``,
+  ``report_number``, ``report_id``, ``keyword_id``), the report fields its nullability
+  table marks "No" (``status``, ``sent``), and the fields documented never null in a
+  ``/projects`` item (``name``, ``status``, ``keyword_count``, ``links.latest_report``,
+  ``links.last_generated_report``; the project detail carries them too). A required field
+  that is missing, null or of another type means the server broke its contract: the call
+  raises :class:`~trakk_async.InvalidResponseError` naming the JSON path, also when the
+  object is one item of a listing (an item without its identity is not dropped silently).
+* **Everything else is optional**, typed ``X | None`` with the default ``None`` (arrays:
+  ``tuple[X, ...]`` with the default ``()``). Missing, null, ``""`` for a date, ``[]`` for
+  an object and ``10.0`` for an int are read as the natural value or None. A value that
+  cannot be read as the field's type becomes None (an unreadable array element is left
+  out) and is reported: see :attr:`TrakkClient.deviations <trakk_async.TrakkClient>`.
+  The converter derives all of this from the classes (default or not), so this is the one
+  place the policy is written.
+* **Forward compatible.** Unknown fields are ignored. An enum value the SDK does not know
+  is kept as its plain ``str`` (the enum types below are ``StrEnum``, so a known value
+  compares equal to its string too: ``report.status == "completed"``).
 * **Cached endpoints** carry ``cache_refreshed_at``: on :class:`Page` and :class:`Listing`
   for collections, and on the :class:`Project`, :class:`Report` and :class:`ReportContent`
   returned by the single-object calls (``None`` when the object came inside a collection).
@@ -109,10 +123,10 @@ class Me(Model):
     for a super-admin token."""
 
     id: int
-    name: str
-    agency_id: int | None
-    status: TokenStatus | str
-    abilities: tuple[str, ...]
+    name: str | None = None
+    agency_id: int | None = None
+    status: TokenStatus | str | None = None
+    abilities: tuple[str, ...] = ()
 
     @property
     def is_super_admin(self) -> bool:
@@ -125,7 +139,7 @@ class AgencyRef(Model):
     """The ``{id, name}`` agency embedded in a user object."""
 
     id: int
-    name: str
+    name: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
@@ -133,9 +147,9 @@ class User(Model):
     """The compact user object (``/users`` and embedded in projects and reports)."""
 
     id: int
-    name: str
-    role: str
-    agency: AgencyRef | None
+    name: str | None = None
+    role: str | None = None
+    agency: AgencyRef | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
@@ -143,7 +157,7 @@ class Country(Model):
     """A country (``/countries``), also embedded in a project as ``country``."""
 
     id: int
-    label: str
+    label: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
@@ -151,34 +165,44 @@ class Language(Model):
     """A language (``/languages``), embedded in a project as its text and report language."""
 
     id: int
-    label: str
+    label: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class ProjectLinks(Model):
-    """A project's ``links``: the URL of its latest report (None without reports)."""
+    """A project's ``links``: relative URL paths of two of its report endpoints.
 
-    latest_report: str | None = None
+    ``latest_report`` is ``/api/v1/projects/{id}/reports/latest`` and
+    ``last_generated_report`` is ``/api/v1/projects/{id}/reports/last-generated``; both are
+    documented never null, even for a project without reports.
+    """
+
+    latest_report: str
+    last_generated_report: str
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class ProjectSummary(Model):
     """One item of the ``/projects`` listing.
 
-    The ``latest_report_*`` fields describe the project's newest report (whatever its
-    status) and are None when the project has none; ``latest_report_number`` is the
-    position 1-26, ``latest_report_id`` the internal id.
+    The ``latest_report_*`` fields describe the report that
+    ``client.reports.latest(project.id)`` returns (the calendar-aware "current or upcoming"
+    one), not the newest report nor the last generated one; all four are None when that
+    call would be a 404. ``latest_report_generated_at`` is that report's creation time,
+    ``latest_report_number`` its position 1-26, ``latest_report_id`` its internal id. A
+    report can therefore complete without any change here: to see every completed report,
+    watch ``/reports/last-generated`` (:meth:`TrakkClient.watch_reports`).
     """
 
     id: int
     name: str
     status: ProjectStatus | str
     keyword_count: int
-    latest_report_generated_at: datetime | None
-    latest_report_id: int | None
-    latest_report_number: int | None
-    latest_report_status: ReportStatus | str | None
-    links: ProjectLinks = ProjectLinks()
+    links: ProjectLinks
+    latest_report_generated_at: datetime | None = None
+    latest_report_id: int | None = None
+    latest_report_number: int | None = None
+    latest_report_status: ReportStatus | str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
@@ -189,21 +213,21 @@ class Project(ProjectSummary):
     :class:`AgencyRef`; the reference shapes them differently.
     """
 
-    company_name: str
-    domain: str
-    created_at: datetime
-    country: Country
-    text_language: Language
-    report_language: Language
-    managing_user: User
-    created_by: User
-    contact_email: str
-    client_emails: tuple[str, ...]
-    cc_email: str
-    receives_monthly_reports: bool
-    agency: str
-    plan: str
-    gsc_status: str
+    company_name: str | None = None
+    domain: str | None = None
+    created_at: datetime | None = None
+    country: Country | None = None
+    text_language: Language | None = None
+    report_language: Language | None = None
+    managing_user: User | None = None
+    created_by: User | None = None
+    contact_email: str | None = None
+    client_emails: tuple[str, ...] = ()
+    cc_email: str | None = None
+    receives_monthly_reports: bool | None = None
+    agency: str | None = None
+    plan: str | None = None
+    gsc_status: str | None = None
     cache_refreshed_at: datetime | None = attrs.field(default=None, eq=False)
 
 
@@ -218,17 +242,17 @@ class Report(Model):
     id: int
     project_id: int
     report_number: int
-    report_name: str | None
     status: ReportStatus | str
-    date_to_create_texts: date | None
-    date_to_send_to_client: date | None
     sent: bool
-    approved_status: ApprovedStatus | str | None
-    approved_by: User | None
-    managed_status: ManagedStatus | str | None
-    managed_by: User | None
-    pdf_link: str | None
-    web_link: str | None
+    report_name: str | None = None
+    date_to_create_texts: date | None = None
+    date_to_send_to_client: date | None = None
+    approved_status: ApprovedStatus | str | None = None
+    approved_by: User | None = None
+    managed_status: ManagedStatus | str | None = None
+    managed_by: User | None = None
+    pdf_link: str | None = None
+    web_link: str | None = None
     cache_refreshed_at: datetime | None = attrs.field(default=None, eq=False)
 
     @property
@@ -246,30 +270,30 @@ class Keyword(Model):
     """
 
     id: int
-    keyword: str
-    url: str
-    create_date: date
-    latest_position: int
-    status_200: bool
-    content_count: int
-    content_action_ids: tuple[int, ...]
+    keyword: str | None = None
+    url: str | None = None
+    create_date: date | None = None
+    latest_position: int | None = None
+    status_200: bool | None = None
+    content_count: int | None = None
+    content_action_ids: tuple[int, ...] = ()
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class ContentLinks(Model):
     """The ``links`` of a content payload."""
 
-    project_website: str
-    report_web: str | None
-    report_pdf: str | None
+    project_website: str | None = None
+    report_web: str | None = None
+    report_pdf: str | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
 class ContentSummary(Model):
     """The ``summary`` of a content payload."""
 
-    keyword_count: int
-    keywords_with_content: int
+    keyword_count: int | None = None
+    keywords_with_content: int | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
@@ -279,16 +303,17 @@ class KeywordContent(Model):
     For an *array* scheme ``content`` (and ``html``) is a tuple of variants to choose from;
     for an *object* scheme it is one object; ``qa_block`` has a tuple of pairs and one html
     object. An unknown scheme gives :class:`~trakk_async.UnknownContent` with the raw JSON.
-    Both are None when ``has_content`` is False. :meth:`publishable` applies the
-    reference's "safe pattern".
+    Both are None when ``has_content`` is False (or when the server sent something that is
+    not content of the report's scheme); a variant that is not an object is left out of
+    the tuple. :meth:`publishable` applies the reference's "safe pattern".
     """
 
     keyword_id: int
-    keyword: str
-    keyword_url: str
-    has_content: bool
-    content: tuple[ContentItem, ...] | ContentItem | None
-    html: tuple[HtmlItem, ...] | HtmlItem | None
+    keyword: str | None = None
+    keyword_url: str | None = None
+    has_content: bool | None = None
+    content: tuple[ContentItem, ...] | ContentItem | None = None
+    html: tuple[HtmlItem, ...] | HtmlItem | None = None
 
     def publishable(self) -> ContentItem | None:
         """The content variant to publish: the first of an array, else the object itself."""
@@ -320,28 +345,29 @@ class ReportContent(Model):
 
     ``content_scheme`` decides the shape of every keyword's content: a
     :class:`~trakk_async.ContentScheme`, or the plain string of a scheme this SDK does
-    not know yet (then each keyword's content is :class:`~trakk_async.UnknownContent`).
+    not know yet, or None when the server sent none (in both cases each keyword's content
+    is :class:`~trakk_async.UnknownContent` holding the JSON as sent).
     """
 
     report_number: int
     report_id: int
-    report_name: str | None
-    content_scheme: ContentScheme | str
-    content_scheme_fields: tuple[str, ...]
-    links: ContentLinks
     project_id: int
-    project_domain: str
-    project_status: ProjectStatus | str
-    is_generated: bool
-    generation_status: ReportStatus | str
-    approved_status: ApprovedStatus | str | None
-    approved_by: User | None
-    managed_status: ManagedStatus | str | None
-    managed_by: User | None
-    date_to_create_texts: date | None
-    date_to_send_to_client: date | None
-    summary: ContentSummary
-    keywords: tuple[KeywordContent, ...]
+    report_name: str | None = None
+    content_scheme: ContentScheme | str | None = None
+    content_scheme_fields: tuple[str, ...] = ()
+    links: ContentLinks | None = None
+    project_domain: str | None = None
+    project_status: ProjectStatus | str | None = None
+    is_generated: bool | None = None
+    generation_status: ReportStatus | str | None = None
+    approved_status: ApprovedStatus | str | None = None
+    approved_by: User | None = None
+    managed_status: ManagedStatus | str | None = None
+    managed_by: User | None = None
+    date_to_create_texts: date | None = None
+    date_to_send_to_client: date | None = None
+    summary: ContentSummary | None = None
+    keywords: tuple[KeywordContent, ...] = ()
     cache_refreshed_at: datetime | None = attrs.field(default=None, eq=False)
 
     @property

@@ -10,8 +10,10 @@ and fills its slots through their descriptors: the result is the same frozen ins
 converters or ``__attrs_post_init__`` (asserted when a function is generated).
 
 Types it does not handle inline are delegated to ``fallback(type)``, a hook from the
-cattrs converter; a wrong value raises ``ValueError``/``TypeError``/``KeyError`` and the
-converter then explains it with cattrs' detailed validation.
+cattrs converter. A value that is not of the documented shape raises
+``ValueError``/``TypeError``/``KeyError``: the converter then reads that object again with
+:mod:`trakk_async._models.tolerant`. Why this generator rather than cattrs' own generated
+hooks: benchmarks/README.md, section 1.
 """
 
 from __future__ import annotations
@@ -19,18 +21,25 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from datetime import date, datetime
-from enum import StrEnum
-from types import NoneType, UnionType
-from typing import Any, Final, Union, get_args, get_origin, get_type_hints
+from typing import Any, Final, get_args, get_origin, get_type_hints
 
 import attrs
 
-__all__ = ["make_structure_fn", "parse_date"]
+from trakk_async._models.shapes import enum_of, parse_date, split_optional
+
+__all__ = ["make_structure_fn"]
 
 Hook = Callable[[Any, Any], Any]
 
 _MISSING: Final = object()
 _counter = itertools.count()
+
+
+class _Given:
+    """A field whose hook is given (``hooks=``): called as is, None included."""
+
+    def __init__(self, hook: Hook) -> None:
+        self.hook = hook
 
 
 def _expected(name: str, expected: str) -> Callable[[Any], ValueError]:
@@ -40,48 +49,53 @@ def _expected(name: str, expected: str) -> Callable[[Any], ValueError]:
     return error
 
 
-def _split_optional(tp: Any) -> tuple[Any, bool]:
-    if get_origin(tp) in (Union, UnionType):
-        args = get_args(tp)
-        if NoneType in args:
-            rest = tuple(a for a in args if a is not NoneType)
-            return (rest[0] if len(rest) == 1 else Union[rest]), True  # noqa: UP007
-    return tp, False
+def make_structure_fn(
+    cls: Any,
+    fallback: Callable[[Any], Hook],
+    *,
+    keys: dict[str, str],
+    hooks: dict[str, Hook] | None = None,
+) -> Hook:
+    """A ``hook(obj, cls)`` that structures a JSON object into ``cls`` (see module doc).
 
-
-def _enum_of(tp: Any) -> type[StrEnum] | None:
-    if get_origin(tp) in (Union, UnionType):
-        args = get_args(tp)
-        enums = [a for a in args if isinstance(a, type) and issubclass(a, StrEnum)]
-        if len(enums) == 1 and str in args and len(args) == 2:
-            return enums[0]
-    return None
-
-
-def make_structure_fn(cls: type[Any], fallback: Callable[[Any], Hook]) -> Hook:
-    """A ``hook(obj, cls)`` that structures a JSON object into ``cls`` (see module doc)."""
-    if getattr(cls, "__attrs_post_init__", None) is not None:
-        raise TypeError(f"{cls.__name__} has __attrs_post_init__; use cattrs' own hook")
-    hints = get_type_hints(cls)
-    names: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_MISSING": _MISSING}
+    ``keys`` maps each field read from the object to its JSON key (the other fields keep
+    their default); ``hooks`` replace the hooks of some fields.
+    """
+    origin = get_origin(cls) or cls
+    if getattr(origin, "__attrs_post_init__", None) is not None:
+        raise TypeError(f"{origin.__name__} has __attrs_post_init__; use cattrs' own hook")
+    hints = get_type_hints(origin)
+    hooks = hooks or {}
+    names: dict[str, Any] = {"_new": object.__new__, "_cls": origin, "_MISSING": _MISSING}
     lines = [
         "def structure(o, _=None):",
         "    if o.__class__ is not dict:",
         "        raise _not_object(o)",
         "    self = _new(_cls)",
     ]
-    names["_not_object"] = _expected(cls.__name__, "an object")
-    for field in attrs.fields(cls):
+    names["_not_object"] = _expected(origin.__name__, "an object")
+    for field in attrs.fields(origin):
         if field.validator is not None or field.converter is not None or not field.init:
-            raise TypeError(f"{cls.__name__}.{field.name}: unsupported attrs field options")
-        key = field.name.rstrip("_") if field.name.endswith("_") else field.name
+            raise TypeError(f"{origin.__name__}.{field.name}: unsupported attrs field options")
         name = field.name
-        tp, optional = _split_optional(hints[name])
         setter = f"_set_{name}"
-        names[setter] = getattr(cls, name).__set__
+        names[setter] = getattr(origin, name).__set__
+        if name not in keys:
+            if field.default is attrs.NOTHING or isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+                raise TypeError(f"{origin.__name__}.{name}: left out but has no plain default")
+            names[f"_default_{name}"] = field.default
+            lines.append(f"    {setter}(self, _default_{name})")
+            continue
+        key = keys[name]
+        tp, optional = split_optional(hints[name])
+        if name in hooks:
+            tp, optional = _Given(hooks[name]), False
         err = f"_err_{name}"
         if field.default is attrs.NOTHING:
             lines.append(f"    v = o[{key!r}]")
+        elif field.default is None and optional:
+            # Missing reads as null, which is the default: one lookup, one check.
+            lines.append(f"    v = o.get({key!r})")
         else:
             default = f"_default_{name}"
             names[default] = field.default
@@ -105,11 +119,11 @@ def make_structure_fn(cls: type[Any], fallback: Callable[[Any], Hook]) -> Hook:
             "    return structure",
         ]
     )
-    filename = f"<trakk_async structure {cls.__name__} #{next(_counter)}>"
+    filename = f"<trakk_async structure {origin.__name__} #{next(_counter)}>"
     namespace: dict[str, Any] = {}
     exec(compile(source, filename, "exec"), namespace)
     function: Hook = namespace["_make"](**names)
-    function.__qualname__ = function.__name__ = f"structure_{cls.__name__}"
+    function.__qualname__ = function.__name__ = f"structure_{origin.__name__}"
     return function
 
 
@@ -123,8 +137,12 @@ def _convert(
 ) -> list[str]:
     """Lines that turn ``v`` (the raw value) into the field's value, or raise."""
     body: list[str]
-    enum = _enum_of(tp)
-    if tp in (str, int, bool):
+    enum = enum_of(tp)
+    if isinstance(tp, _Given):
+        hook = f"_hook_{name}"
+        names[hook] = tp.hook
+        body = [f"v = {hook}(v, None)"]
+    elif tp in (str, int, bool):
         names[err] = _expected(name, f"{'null or ' if optional else ''}{tp.__name__}")
         body = [f"if v.__class__ is not {tp.__name__}:", f"    raise {err}(v)"]
     elif enum is not None:
@@ -165,10 +183,3 @@ def _convert(
     if optional:
         return ["    if v is not None:", *("        " + line for line in body)]
     return ["    " + line for line in body]
-
-
-def parse_date(value: Any, _: Any = None) -> date:
-    """A JSON date (``2026-02-20``; a full timestamp gives its date); also a cattrs hook."""
-    if value.__class__ is str and len(value) > 10:
-        return datetime.fromisoformat(value).date()
-    return date.fromisoformat(value)

@@ -1,10 +1,10 @@
 """The ``trakk`` group: global options, running a command's work, errors and broken pipes.
 
-Global options (``--token``, ``--base-url``, ``--rate-limit``, ``--no-env-proxy``, ``-v``)
-are accepted before the subcommand and after it (``trakk me -v``): :class:`TrakkGroup`
-adds the same options, without their environment variables, to every subcommand it
-registers, and each given value is folded into one :class:`Settings` (after the
-subcommand wins; ``--rate-limit`` values add up).
+Global options (``--token``, ``--base-url``, ``--rate-limit``, ``--no-env-proxy``, ``-v``,
+``--strict``) are accepted before the subcommand and after it (``trakk me -v``):
+:class:`TrakkGroup` adds the same options, without their environment variables, to every
+subcommand it registers, and each given value is folded into one :class:`Settings` (after
+the subcommand wins; ``--rate-limit`` values add up).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class Settings:
     verbose: bool = False
     windows: tuple[tuple[int, float], ...] = ()
     no_env_proxy: bool = False
+    strict: bool = False
 
 
 class TrakkConsole(Console):
@@ -119,6 +120,12 @@ def global_options(*, on_group: bool) -> list[click.Option]:
             ["--verbose", "-v"],
             is_flag=True,
             help="Log every request, and every wait longer than 2s, to stderr.",
+            **common,
+        ),
+        click.Option(
+            ["--strict"],
+            is_flag=True,
+            help="Fail when a response deviates from the documented shapes (for CI).",
             **common,
         ),
     ]
@@ -237,6 +244,7 @@ def run_with_client(ctx: click.Context, work: Work, **client: Any) -> None:
         if settings.windows:
             client.setdefault("rate_limiter", TokenBucketLimiter(windows=settings.windows))
         client.setdefault("trust_env", not settings.no_env_proxy)
+        client.setdefault("strict", settings.strict)
         async with (
             TrakkClient(settings.token, base_url=settings.base_url, **client) as c,
             WaitStatus(c, wait_sinks(settings.verbose)) as waits,

@@ -39,7 +39,6 @@ from trakk_async.cli._feedback import (
 from trakk_async.cli._render import (
     content_lines,
     duration,
-    event_json,
     json_line,
     jsonable,
     plural,
@@ -54,9 +53,10 @@ from trakk_async.cli._render import (
     summary_line,
     sync_line,
 )
+from trakk_async.cli._watch import deliver
 from trakk_async.export import FileChange, SyncSummary, follow_projects, sync_projects
 from trakk_async.export._plan import DEFAULT_RECONCILE_SHARE
-from trakk_async.watch import ReportWatcher, SQLiteCheckpoint, WatchPlan
+from trakk_async.watch import SQLiteCheckpoint, WatchPlan
 
 if TYPE_CHECKING:
     from trakk_async._client.resources import Countries, Languages, Users
@@ -511,6 +511,26 @@ def sync(
 )
 @_budget("Share of the hourly rate budget the watcher may use.")
 @click.option("--max-events", type=_ID, help="Stop after this many events.")
+@click.option(
+    "--exec-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=300.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop a CMD that runs longer than this (it counts as failed).",
+)
+@click.option(
+    "--exec-retries",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Run a failed CMD again this many times, with backoff.",
+)
+@click.option(
+    "--dead-letter",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append events whose CMD still fails to FILE (JSON lines) and go on.",
+)
 @click.pass_context
 def watch(
     ctx: click.Context,
@@ -519,13 +539,18 @@ def watch(
     command: str | None,
     budget: float,
     max_events: int | None,
+    exec_timeout: float,
+    exec_retries: int,
+    dead_letter: Path | None,
 ) -> None:
-    """Print one JSON line per newly generated report, until Ctrl-C.
+    """Print one JSON line per report that completes, until Ctrl-C.
 
-    The watch first reads every project's current report (the baseline, no events) and
-    says on stderr when that is done. With --exec, an event whose CMD fails (non-zero
-    exit) is reported, not checkpointed, and the watch stops with exit code 1, so the
-    next run delivers it again.
+    The watch first reads every project's reports (the baseline, no events) at the rate
+    limiter's pace and says on stderr when that is done. With --exec, CMD runs once per
+    event; a CMD that fails (non-zero exit) or runs longer than --exec-timeout is run
+    again up to --exec-retries times. If it still fails, the event goes to the
+    --dead-letter file and the watch goes on; without one, the event is not checkpointed
+    and the watch stops with exit code 1, so the next run delivers it again.
     """
 
     async def work(client: TrakkClient) -> int:
@@ -537,7 +562,14 @@ def watch(
                     announce_when_ready(watcher, lambda text: click.echo(text, err=True))
                 )
                 try:
-                    return await _deliver(watcher, command, max_events)
+                    return await deliver(
+                        watcher,
+                        command=command,
+                        timeout=exec_timeout,
+                        retries=exec_retries,
+                        dead_letter=dead_letter,
+                        max_events=max_events,
+                    )
                 finally:
                     announcer.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -547,35 +579,6 @@ def watch(
                 await store.aclose()
 
     run(ctx, work)
-
-
-async def _deliver(watcher: ReportWatcher, command: str | None, max_events: int | None) -> int:
-    """Print (and hand to ``command``) each event; the exit code of the watch."""
-    seen = 0
-    async for event in watcher:
-        line = json_line(event_json(event))
-        click.echo(line)
-        if command is not None:
-            status = await _exec(command, line)
-            if status != 0:
-                click.echo(
-                    f"trakk: error: --exec exited with {status} for project "
-                    f"{event.project_id} report #{event.report.report_number}; "
-                    "event not checkpointed",
-                    err=True,
-                )
-                return 1
-        seen += 1
-        if max_events is not None and seen >= max_events:
-            await watcher.commit()
-            return 0
-    return 0
-
-
-async def _exec(command: str, line: str) -> int:
-    process = await asyncio.create_subprocess_shell(command, stdin=asyncio.subprocess.PIPE)
-    await process.communicate((line + "\n").encode())
-    return process.returncode if process.returncode is not None else 1
 
 
 @cli.command()

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from trakk_async._models.objects import (
+    ContentSummary,
     Country,
     Keyword,
     KeywordContent,
@@ -80,7 +81,7 @@ def _table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
 def render_me(console: Console, me: Me) -> None:
     """Who the token is."""
     agency = "all agencies (super-admin)" if me.agency_id is None else f"agency {me.agency_id}"
-    console.print(f"[bold]{me.name}[/] (token {me.id}, {me.status}), {agency}")
+    console.print(f"[bold]{_cell(me.name)}[/] (token {me.id}, {_cell(me.status)}), {agency}")
     console.print(f"abilities: {', '.join(me.abilities) or '-'}")
 
 
@@ -205,14 +206,16 @@ def render_content(
     one keyword lacks is a usage error without partial output.
     """
     picked = pick_variants(content, variant, html)
+    summary = content.summary or ContentSummary()
+    total = summary.keyword_count
     console.print(
         f"[bold]Report #{content.report_number}[/] {content.report_name or ''} "
-        f"({content.content_scheme}, {content.generation_status}): "
-        f"{content.summary.keywords_with_content}/"
-        f"{plural(content.summary.keyword_count, 'keyword')} with content"
+        f"({_cell(content.content_scheme)}, {_cell(content.generation_status)}): "
+        f"{_cell(summary.keywords_with_content)}/"
+        f"{'-' if total is None else plural(total, 'keyword')} with content"
     )
     for item, data in zip(content.keywords, picked, strict=True):
-        console.print(f"\n[bold cyan]{item.keyword}[/]  {item.keyword_url}")
+        console.print(f"\n[bold cyan]{_cell(item.keyword)}[/]  {item.keyword_url or ''}")
         if data is None:
             console.print("  [dim](no content)[/]")
             continue
@@ -257,14 +260,7 @@ def _print_fields(console: Console, data: Any, indent: str) -> None:
 
 def event_json(event: ReportAdvanced) -> dict[str, Any]:
     """A watch event as JSON data: the line ``trakk watch`` prints and ``--exec`` reads."""
-    return {
-        "project_id": event.project_id,
-        "previous_number": event.previous_number,
-        "previous_report_id": event.previous_report_id,
-        "baseline": event.baseline,
-        "detected_at": event.detected_at.isoformat(),
-        "report": jsonable(event.report),
-    }
+    return event.to_json()
 
 
 def sync_line(summary: SyncSummary) -> str:

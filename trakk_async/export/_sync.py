@@ -19,6 +19,7 @@ from trakk_async._core.errors import (
     TrakkError,
 )
 from trakk_async._models.converter import structure_single
+from trakk_async._models.deviations import Deviations
 from trakk_async._models.objects import ProjectSummary
 from trakk_async._protocol.reports import is_completed
 from trakk_async.export import _files as files
@@ -131,16 +132,20 @@ async def sync_projects(
         return await session.sync(share=share, full=full, project_ids=ids)
 
 
-def _row_from_file(project_dir: Path) -> Row | None:
-    """The listing row a project's ``project.json`` repeats (None if it cannot be read):
-    the baseline of a project the state file does not know."""
+def _row_from_file(project_dir: Path, deviations: Deviations) -> Row | None:
+    """The listing row a project's ``project.json`` repeats, read as the client reads the
+    listing (None if it cannot be read): the baseline of a project the state file does
+    not know."""
     data = files.read_json(project_dir / files.PROJECT_FILE)
     if not isinstance(data, dict):
         return None
     try:
-        return row_of(structure_single({"data": data}, cls=ProjectSummary))
-    except (ValueError, TypeError):
+        summary = structure_single(
+            {"data": data}, deviations, f"{project_dir.name}/project.json", cls=ProjectSummary
+        )
+    except ValueError:  # ResponseShapeError: a broken identity field
         return None
+    return row_of(summary)
 
 
 class Session:
@@ -341,7 +346,8 @@ class Session:
         return None if record is None else record.row
 
     def _baselines(self, pids: Iterable[int]) -> dict[int, Row]:
-        found = {pid: _row_from_file(self.dest / str(pid)) for pid in pids}
+        deviations = Deviations()
+        found = {pid: _row_from_file(self.dest / str(pid), deviations) for pid in pids}
         return {pid: row for pid, row in found.items() if row is not None}
 
     async def _list(self) -> dict[int, Row]:

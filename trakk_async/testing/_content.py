@@ -171,6 +171,12 @@ SCHEMES: Final[dict[str, tuple[tuple[str, ...], int | None]]] = {
     "image_alt_text": (("search_terms", "alt_texts"), None),
 }
 
+#: Schemes the reference does not list: the realistic profile's ``content.scheme.unknown``
+#: gives a few reports one, shaped like the object schemes (a newer Trakk's report type).
+UNDOCUMENTED_SCHEMES: Final[dict[str, tuple[tuple[str, ...], int | None]]] = {
+    "comparison_table": (("h2", "rows"), None),
+}
+
 #: report_number -> (report type name, content scheme), from the reference's mapping table.
 REPORT_TYPES: Final[dict[int, tuple[str, str]]] = {}
 for _numbers, _name, _scheme in (
@@ -190,6 +196,12 @@ for _numbers, _name, _scheme in (
 ):
     for _i, _n in enumerate(_numbers, start=1):
         REPORT_TYPES[_n] = (_name if len(_numbers) == 1 else f"{_name} {_i}", _scheme)
+
+
+def scheme_fields(scheme: str) -> list[str]:
+    """The ``content_scheme_fields`` of a scheme, documented or not."""
+    known = SCHEMES.get(scheme) or UNDOCUMENTED_SCHEMES[scheme]
+    return list(known[0])
 
 
 def scheme_of(report_number: int) -> str:
@@ -224,7 +236,7 @@ def keyword_content(
         "company": company,
         "trade": trade,
     }
-    variants = SCHEMES[scheme][1]
+    variants = (SCHEMES.get(scheme) or UNDOCUMENTED_SCHEMES[scheme])[1]
     if scheme == "metadata":
         contents: list[Json] = []
         htmls: list[Json] = []
@@ -298,4 +310,17 @@ def keyword_content(
             for i, alt in enumerate(alts, start=1)
         ]
         return {"search_terms": terms, "alt_texts": alts}, {"alt_texts": imgs}
+    if scheme == "comparison_table":
+        head = _heading(ctx, rng)
+        rows = [
+            {"label": "Price from", "value": f"{rng.randint(40, 400)} EUR"},
+            {"label": "Response time", "value": f"{rng.randint(1, 48)} hours"},
+            {"label": "Guarantee", "value": f"{rng.choice((1, 2, 5))} years"},
+        ]
+        cells = "".join(
+            f"<tr><th>{_e(r['label'])}</th><td>{_e(r['value'])}</td></tr>" for r in rows
+        )
+        return {"h2": head, "rows": rows}, {
+            "comparison_table": f"<h2>{_e(head)}</h2><table>{cells}</table>"
+        }
     raise ValueError(f"unknown content scheme {scheme!r}")

@@ -1,9 +1,16 @@
 """The fake's in-memory world: agencies, users, projects, keywords and reports.
 
-Cheap project fields are built eagerly; keywords, report histories and content are
-built on first access, each from its own :class:`random.Random` seeded by
-``(seed, project_id, ...)``, so 10,000 projects build in well under a second and the
-same seed always yields the same world, whatever order things are looked at in.
+Cheap project fields are built eagerly; keywords and report histories are built on first
+access, each from its own :class:`random.Random` seeded by ``(seed, project_id, ...)``, so
+10,000 projects build in well under a second and the same seed always yields the same
+world, whatever order things are looked at in.
+
+The report histories are what agencies see on Trakk: one report a month, most of them
+completed; this month's report anywhere in the pipeline; in some projects next month's
+report already completed ahead of its date (``/reports/last-generated`` moves, the
+``/reports/latest`` row does not), and in some an old ``failed`` report left in the
+pipeline (it stays the ``/reports/latest`` row, since it is the not-completed report with
+the earliest date). The JSON served for all this is built in ``_payloads``.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from typing import Any, Final
 import attrs
 
 from trakk_async.testing import _content
-from trakk_async.testing._content import Json
+from trakk_async.testing._variations import Variations
 
 PROJECT_STATUSES: Final = (
     "active",
@@ -41,6 +48,17 @@ PLANS: Final = ("Starter", "Growth", "Premium")
 GSC_STATUSES: Final = ("connected", "not_connected", "expired")
 REPORT_ID_STRIDE: Final = 1000
 """Report and keyword ids are ``project_id * 1000 + sequence``: unique without a counter."""
+STUCK_FAILED_SHARE: Final = 0.15
+"""Of the projects with a report before this month: those with an old failed report left
+in the pipeline (about 20 of 150 projects, as agencies see on Trakk)."""
+AHEAD_SHARE: Final = 0.3
+"""Of the projects whose next month's report exists while this month's is completed:
+those whose next report is completed ahead of its date."""
+
+
+# A completed report's approval and management, as often as agencies set them.
+_APPROVED: Final = ("approved",) * 16 + ("waiting",) * 2 + ("on-hold", "blocked")
+_MANAGED: Final = ("completed",) * 6 + ("waiting-on-client",) * 3 + ("on-hold",)
 
 
 class FakeReportStatus(enum.StrEnum):
@@ -69,10 +87,6 @@ class User:
     role: str
     agency: Agency | None
 
-    def to_json(self) -> Json:
-        agency = None if self.agency is None else {"id": self.agency.id, "name": self.agency.name}
-        return {"id": self.id, "name": self.name, "role": self.role, "agency": agency}
-
 
 @attrs.frozen
 class Keyword:
@@ -88,7 +102,11 @@ class Keyword:
 
 @attrs.define(kw_only=True)
 class FakeReport:
-    """One report of a project. Mutate it through :class:`FakeTrakk`'s controls."""
+    """One report of a project. Change it through :class:`FakeTrakk`'s controls.
+
+    ``created_at`` is what the listing serves as ``latest_report_generated_at``;
+    ``completed_at`` is the fake time it completed (None unless completed).
+    """
 
     id: int
     project_id: int
@@ -96,7 +114,7 @@ class FakeReport:
     report_number: int
     status: FakeReportStatus
     created_at: datetime
-    generated_at: datetime | None
+    completed_at: datetime | None
     date_to_create_texts: date | None
     date_to_send_to_client: date | None
     sent: bool
@@ -119,24 +137,24 @@ class FakeReport:
         """The content scheme of the report's number (the reference's mapping)."""
         return _content.scheme_of(self.report_number)
 
-    def to_json(self) -> Json:
-        """The report object as the API serves it (without the cache time)."""
-        return {
-            "id": self.id,
-            "project_id": self.project_id,
-            "report_number": self.report_number,
-            "report_name": self.report_name,
-            "status": str(self.status),
-            "date_to_create_texts": _iso_date(self.date_to_create_texts),
-            "date_to_send_to_client": _iso_date(self.date_to_send_to_client),
-            "sent": self.sent,
-            "approved_status": self.approved_status,
-            "approved_by": None if self.approved_by is None else self.approved_by.to_json(),
-            "managed_status": self.managed_status,
-            "managed_by": None if self.managed_by is None else self.managed_by.to_json(),
-            "pdf_link": self.pdf_link,
-            "web_link": self.web_link,
-        }
+    @property
+    def is_completed(self) -> bool:
+        """True when completed (every other status counts as in the pipeline)."""
+        return self.status is FakeReportStatus.COMPLETED
+
+
+@attrs.frozen(kw_only=True)
+class ReportChange:
+    """One change of a report's status made by a control or the pipeline.
+
+    ``before`` is None when the report was created (it starts ``pending``).
+    """
+
+    project_id: int
+    report_id: int
+    report_number: int
+    before: FakeReportStatus | None
+    after: FakeReportStatus
 
 
 @attrs.define(kw_only=True)
@@ -170,39 +188,51 @@ class Project:
     reports: list[FakeReport] | None = None
 
 
-def _iso_date(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def iso_datetime(value: datetime) -> str:
-    """Laravel's timestamp format: ``2026-03-30T12:00:00.000000Z``."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _add_months(day: date, months: int, dom: int) -> date:
+def add_months(day: date, months: int, dom: int) -> date:
+    """``day`` moved by ``months``, on day of month ``dom`` (clamped to the month's end)."""
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)
     last = calendar.monthrange(year, month + 1)[1]
     return date(year, month + 1, min(dom, last))
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """``"Jensen Plumbing"`` -> ``"jensen-plumbing"``."""
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-").replace("--", "-")
 
 
+def _same_month(a: date | None, b: date) -> bool:
+    return a is not None and (a.year, a.month) == (b.year, b.month)
+
+
 class World:
-    """All data of one fake Trakk, generated from ``seed``."""
+    """All data of one fake Trakk, generated from ``seed``.
+
+    ``tidy`` switches the realistic profile's variations off (see ``_variations``); the
+    data and the report histories are the same either way.
+    """
 
     def __init__(
-        self, *, seed: int, projects: int, agencies: int, today: date | None = None
+        self,
+        *,
+        seed: int,
+        projects: int,
+        agencies: int,
+        today: date | None = None,
+        tidy: bool = False,
     ) -> None:
         if not 0 <= projects <= 100_000:
             raise ValueError("projects must be between 0 and 100,000")
         if agencies < 1 or agencies > len(_content.AGENCY_NAMES):
             raise ValueError(f"agencies must be between 1 and {len(_content.AGENCY_NAMES)}")
         self.seed = seed
+        self.variations = Variations(seed, enabled=not tidy)
         self.base_today = today or datetime.now(UTC).date()
         self.today = self.base_today
+        #: Every status change since the world was built, oldest first.
+        self.changes: list[ReportChange] = []
+        #: Bumped by every change of the data (not of ``today``): what may be cached.
+        self.generation = 0
         rng = random.Random(f"world:{seed}")
         names = rng.sample(_content.AGENCY_NAMES, agencies)
         self.agencies = [Agency(i, name) for i, name in enumerate(names, start=1)]
@@ -220,6 +250,18 @@ class World:
         self.projects: dict[int, Project] = {}
         for pid in range(1, projects + 1):
             self.projects[pid] = self._make_project(pid, pattern[(pid - 1) % len(pattern)])
+        # Even a small world shows every variation of these to the first agency's token.
+        first = self.agencies[0].id
+        seen: list[object] = [p.id for p in self.projects.values() if p.agency.id == first]
+        self.variations.ensure("project", seen)
+        self.variations.ensure("user", [u.id for u in self.visible_users(first)])
+        self.variations.ensure("country", [i for i, _ in self.countries])
+        self.variations.ensure("language", [i for i, _ in self.languages])
+
+    @property
+    def tidy(self) -> bool:
+        """True when the variations of the realistic profile are off."""
+        return not self.variations.enabled
 
     def _add_user(self, rng: random.Random, role: str, agency: Agency | None) -> None:
         name = f"{rng.choice(_content.FIRST_NAMES)} {rng.choice(_content.SURNAMES)}"
@@ -240,12 +282,12 @@ class World:
         trade = rng.choice(list(_content.TRADES))
         city = rng.choice(_content.CITIES)
         company = f"{rng.choice(_content.SURNAMES)} {_content.TRADES[trade][0]}"
-        domain = f"{_slug(company)}-{_slug(city)}.{rng.choice(_content.TLDS)}"
+        domain = f"{slug(company)}-{slug(city)}.{rng.choice(_content.TLDS)}"
         status = rng.choices(PROJECT_STATUSES, _STATUS_WEIGHTS)[0]
         if history is None:
             history = 0 if status.startswith("pending") else rng.randint(1, 26)
         created = datetime.combine(
-            _add_months(self.base_today, -history - 1, rng.randint(1, 28)),
+            add_months(self.base_today, -history - 1, rng.randint(1, 28)),
             time(rng.randint(8, 17), rng.randint(0, 59), tzinfo=UTC),
         )
         staff = self._users_by_agency[agency.id]
@@ -272,7 +314,7 @@ class World:
             created_by=rng.choice(staff),
             contact_email=f"info@{domain}",
             client_emails=[f"{first}@{domain}", *([f"marketing@{domain}"] * rng.randint(0, 1))],
-            cc_email=f"reports@{_slug(agency.name)}.com",
+            cc_email=f"reports@{slug(agency.name)}.com",
             receives_monthly_reports=rng.random() < 0.8,
             plan=rng.choice(PLANS),
             gsc_status=rng.choice(GSC_STATUSES),
@@ -300,7 +342,7 @@ class World:
                 Keyword(
                     id=project.id * REPORT_ID_STRIDE + i,
                     keyword=kw,
-                    url=f"https://{project.domain}/{_slug(kw)}",
+                    url=f"https://{project.domain}/{slug(kw)}",
                     create_date=(project.created_at + timedelta(days=rng.randint(0, 20))).date(),
                     latest_position=rng.randint(1, 100),
                     status_200=rng.random() < 0.95,
@@ -312,36 +354,40 @@ class World:
     def reports(self, project: Project) -> list[FakeReport]:
         """The project's reports, oldest first, built on first use."""
         if project.reports is None:
-            rng = random.Random(f"reports:{self.seed}:{project.id}")
-            project.reports = []
-            # The newest report is this month's or next month's; older ones monthly before.
-            last_offset = rng.choice((0, 1))
-            for seq in range(1, project.history + 1):
-                month = last_offset - (project.history - seq)
-                project.reports.append(self._make_report(project, rng, seq, month))
+            project.reports = self._history(project)
         return project.reports
 
-    def _make_report(
-        self, project: Project, rng: random.Random, seq: int, month_offset: int
-    ) -> FakeReport:
-        create = _add_months(self.base_today, month_offset, project.report_day)
+    def _history(self, project: Project) -> list[FakeReport]:
+        rng = random.Random(f"reports:{self.seed}:{project.id}")
+        # The newest report is this month's or next month's; older ones monthly before.
+        last_offset = rng.choice((0, 1))
         today = self.base_today
-        if month_offset < 0:
-            status = FakeReportStatus.FAILED if rng.random() < 0.04 else FakeReportStatus.COMPLETED
-        elif month_offset == 0 and create <= today:
-            status = rng.choices(list(FakeReportStatus), (15, 25, 55, 5))[0]
-        else:
-            status = FakeReportStatus.PENDING
-        report = self._new_report(
-            project,
-            seq,
-            created_at=datetime.combine(
+        offsets = [last_offset - (project.history - seq) for seq in range(1, project.history + 1)]
+        dates = [add_months(today, offset, project.report_day) for offset in offsets]
+        statuses: list[FakeReportStatus] = []
+        for offset, create in zip(offsets, dates, strict=True):
+            if offset < 0:
+                statuses.append(FakeReportStatus.COMPLETED)
+            elif offset == 0 and create <= today:
+                statuses.append(rng.choices(list(FakeReportStatus), (15, 25, 55, 5))[0])
+            elif offset == 1 and statuses and statuses[-1] is FakeReportStatus.COMPLETED:
+                # Next month's report while this month's is done: sometimes already done too.
+                ahead = rng.random() < AHEAD_SHARE
+                statuses.append(FakeReportStatus.COMPLETED if ahead else FakeReportStatus.PENDING)
+            else:
+                statuses.append(FakeReportStatus.PENDING)
+        old = [i for i, offset in enumerate(offsets) if offset < 0]
+        if old and rng.random() < STUCK_FAILED_SHARE:
+            statuses[rng.choice(old)] = FakeReportStatus.FAILED  # left in the pipeline
+        reports = []
+        for seq, (create, status) in enumerate(zip(dates, statuses, strict=True), start=1):
+            created_at = datetime.combine(
                 create - timedelta(days=14), time(9, rng.randint(0, 59), tzinfo=UTC)
-            ),
-            create=create,
-        )
-        self._apply_status(project, report, status, rng)
-        return report
+            )
+            report = self._new_report(project, seq, created_at=created_at, create=create)
+            self._apply_status(project, report, status, rng)
+            reports.append(report)
+        return reports
 
     def _new_report(
         self, project: Project, seq: int, *, created_at: datetime, create: date
@@ -353,7 +399,7 @@ class World:
             report_number=(seq - 1) % 26 + 1,
             status=FakeReportStatus.PENDING,
             created_at=created_at,
-            generated_at=None,
+            completed_at=None,
             date_to_create_texts=create,
             date_to_send_to_client=create + timedelta(days=9),
             sent=False,
@@ -377,20 +423,20 @@ class World:
         manager = project.managing_user
         if status is FakeReportStatus.COMPLETED:
             create = report.date_to_create_texts or self.today
-            report.generated_at = report.generated_at or datetime.combine(
-                create, time(rng.randint(1, 6), rng.randint(0, 59), tzinfo=UTC)
+            report.completed_at = report.completed_at or datetime.combine(
+                min(create, self.today), time(rng.randint(1, 6), rng.randint(0, 59), tzinfo=UTC)
             )
-            report.approved_status = rng.choices(("approved", "waiting", "on-hold"), (8, 1, 1))[0]
+            report.approved_status = rng.choice(_APPROVED)
             report.approved_by = manager if report.approved_status == "approved" else None
-            report.managed_status = rng.choice(("completed", "waiting-on-client"))
+            report.managed_status = rng.choice(_MANAGED)
             report.managed_by = manager
             send = report.date_to_send_to_client
             report.sent = send is not None and send <= self.today
-            slug = _slug(project.agency.name.split()[0])
-            report.pdf_link = f"https://admin.trakk.ai/reports/{slug}-report-{report.id}.pdf"
+            agency_slug = slug(project.agency.name.split()[0])
+            report.pdf_link = f"https://admin.trakk.ai/reports/{agency_slug}-report-{report.id}.pdf"
             report.web_link = f"https://admin.trakk.ai/reports/view/{rng.getrandbits(48):012x}"
         else:
-            report.generated_at = None
+            report.completed_at = None
             report.sent = False
             report.pdf_link = report.web_link = None
             report.approved_status = None if status is FakeReportStatus.PENDING else "waiting"
@@ -401,7 +447,7 @@ class World:
 
     def content_keywords(self, project: Project, report: FakeReport) -> frozenset[int]:
         """Ids of the keywords with content in a completed report (empty otherwise)."""
-        if report.status is not FakeReportStatus.COMPLETED:
+        if not report.is_completed:
             return frozenset()
         if report.with_content is None:
             rng = random.Random(f"with-content:{self.seed}:{report.id}")
@@ -413,6 +459,7 @@ class World:
     # -- queries --------------------------------------------------------------------------
 
     def newest_report(self, project: Project) -> FakeReport | None:
+        """The report created last, whatever its status."""
         reports = self.reports(project)
         return max(reports, key=lambda r: (r.created_at, r.id)) if reports else None
 
@@ -422,30 +469,26 @@ class World:
         return max(matching, key=lambda r: (r.created_at, r.id)) if matching else None
 
     def latest_report(self, project: Project) -> FakeReport | None:
-        """``/reports/latest``: the calendar rules of the reports reference, against today."""
+        """``/reports/latest``: the calendar rules of the reports reference, against today.
+
+        1. A completed report dated (``date_to_create_texts``) in the current month, the
+           latest date winning; 2. else the not-completed report (any other status,
+           undocumented ones included) with the earliest date, past or future; 3. else None.
+        """
         reports = self.reports(project)
         this_month = [
-            r
-            for r in reports
-            if r.status is FakeReportStatus.COMPLETED
-            and r.date_to_create_texts is not None
-            and (r.date_to_create_texts.year, r.date_to_create_texts.month)
-            == (self.today.year, self.today.month)
+            r for r in reports if r.is_completed and _same_month(r.date_to_create_texts, self.today)
         ]
         if this_month:
             return max(this_month, key=lambda r: (r.date_to_create_texts or date.min, r.id))
-        pipeline = [
-            r
-            for r in reports
-            if r.status is not FakeReportStatus.COMPLETED and r.date_to_create_texts is not None
-        ]
+        pipeline = [r for r in reports if not r.is_completed and r.date_to_create_texts is not None]
         if pipeline:
             return min(pipeline, key=lambda r: (r.date_to_create_texts or date.max, r.id))
         return None
 
     def last_generated(self, project: Project) -> FakeReport | None:
         """``/reports/last-generated``: the newest completed report by creation time."""
-        done = [r for r in self.reports(project) if r.status is FakeReportStatus.COMPLETED]
+        done = [r for r in self.reports(project) if r.is_completed]
         return max(done, key=lambda r: (r.created_at, r.id)) if done else None
 
     def content_action_ids(self, project: Project, keyword: Keyword) -> list[int]:
@@ -458,26 +501,51 @@ class World:
                 out.append(number)
         return out
 
-    # -- controls -------------------------------------------------------------------------
+    def visible_users(self, agency_id: int | None) -> Iterable[User]:
+        return [
+            u
+            for u in self.users
+            if agency_id is None or u.agency is None or u.agency.id == agency_id
+        ]
+
+    # -- changes --------------------------------------------------------------------------
 
     def start_next_report(self, project: Project) -> FakeReport:
+        """A new pending report, dated a month after the newest one (today without any)."""
         reports = self.reports(project)
         previous = reports[-1] if reports else None
         if previous is not None and previous.date_to_create_texts is not None:
             previous_day = previous.date_to_create_texts
-            create = _add_months(previous_day, 1, previous_day.day)
+            create = add_months(previous_day, 1, previous_day.day)
         else:
             create = self.today
         now = datetime.combine(self.today, time(12, tzinfo=UTC))
         created_at = max(now, previous.created_at + timedelta(seconds=1)) if previous else now
         report = self._new_report(project, len(reports) + 1, created_at=created_at, create=create)
         reports.append(report)
+        self._log(report, None)
         return report
 
     def set_status(self, project: Project, report: FakeReport, status: FakeReportStatus) -> None:
-        if status is FakeReportStatus.COMPLETED and report.status is not status:
-            report.generated_at = datetime.combine(self.today, time(12, tzinfo=UTC))
+        before = report.status
+        self.generation += 1
+        if status is FakeReportStatus.COMPLETED and before is not status:
+            report.completed_at = datetime.combine(self.today, time(12, tzinfo=UTC))
         self._apply_status(project, report, status)
+        if before is not status:
+            self._log(report, before)
+
+    def _log(self, report: FakeReport, before: FakeReportStatus | None) -> None:
+        self.generation += 1
+        self.changes.append(
+            ReportChange(
+                project_id=report.project_id,
+                report_id=report.id,
+                report_number=report.report_number,
+                before=before,
+                after=report.status,
+            )
+        )
 
     def add_project(self, agency_id: int, fields: dict[str, Any]) -> Project:
         pid = max(self.projects, default=0) + 1
@@ -488,137 +556,12 @@ class World:
                 raise TypeError(f"add_project() got an unexpected field {name!r}")
             setattr(project, name, value)
         self.projects[pid] = project
+        self.generation += 1
         return project
 
-    # -- JSON -----------------------------------------------------------------------------
-
-    def project_item(self, project: Project, api_base: str) -> Json:
-        newest = self.newest_report(project)
-        return {
-            "id": project.id,
-            "name": project.name,
-            "status": project.status,
-            "keyword_count": project.keyword_count,
-            "latest_report_generated_at": (
-                None
-                if newest is None or newest.generated_at is None
-                else iso_datetime(newest.generated_at)
-            ),
-            "latest_report_id": None if newest is None else newest.id,
-            "latest_report_number": None if newest is None else newest.report_number,
-            "latest_report_status": None if newest is None else str(newest.status),
-            "links": {
-                "latest_report": (
-                    None if newest is None else f"{api_base}/projects/{project.id}/reports/latest"
-                )
-            },
-        }
-
-    def project_detail(self, project: Project, api_base: str) -> Json:
-        out = self.project_item(project, api_base)
-        out.update(
-            company_name=project.company_name,
-            domain=project.domain,
-            created_at=iso_datetime(project.created_at),
-            country=_labelled(project.country),
-            text_language=_labelled(project.text_language),
-            report_language=_labelled(project.report_language),
-            managing_user=project.managing_user.to_json(),
-            created_by=project.created_by.to_json(),
-            contact_email=project.contact_email,
-            client_emails=list(project.client_emails),
-            cc_email=project.cc_email,
-            receives_monthly_reports=project.receives_monthly_reports,
-            agency=project.agency.name,
-            plan=project.plan,
-            gsc_status=project.gsc_status,
-        )
-        return out
-
-    def keyword_json(self, project: Project, keyword: Keyword) -> Json:
-        actions = self.content_action_ids(project, keyword)
-        return {
-            "id": keyword.id,
-            "keyword": keyword.keyword,
-            "url": keyword.url,
-            "create_date": keyword.create_date.isoformat(),
-            "latest_position": keyword.latest_position,
-            "status_200": keyword.status_200,
-            "content_count": len(actions),
-            "content_action_ids": actions,
-        }
-
-    def report_content(self, project: Project, report: FakeReport) -> Json:
-        scheme = report.content_scheme
-        keywords = self.keywords(project)
-        with_content = self.content_keywords(project, report)
-        siblings = [(kw.keyword, kw.url) for kw in keywords]
-        items = []
-        for kw in keywords:
-            content: Json | list[Json] | None = None
-            rendered: Json | list[Json] | None = None
-            if kw.id in with_content:
-                rng = random.Random(f"content:{self.seed}:{report.id}:{kw.id}")
-                content, rendered = _content.keyword_content(
-                    scheme,
-                    rng,
-                    keyword=kw.keyword,
-                    company=project.company_name,
-                    city=project.city,
-                    trade=project.trade,
-                    domain=project.domain,
-                    siblings=[s for s in siblings if s[0] != kw.keyword],
-                )
-            items.append(
-                {
-                    "keyword_id": kw.id,
-                    "keyword": kw.keyword,
-                    "keyword_url": kw.url,
-                    "has_content": content is not None,
-                    "content": content,
-                    "html": rendered,
-                }
-            )
-        base = report.to_json()
-        return {
-            "report_number": report.report_number,
-            "report_id": report.id,
-            "report_name": report.report_name,
-            "content_scheme": scheme,
-            "content_scheme_fields": list(_content.SCHEMES[scheme][0]),
-            "links": {
-                "project_website": f"https://{project.domain}",
-                "report_web": report.web_link,
-                "report_pdf": report.pdf_link,
-            },
-            "project_id": project.id,
-            "project_domain": project.domain,
-            "project_status": project.status,
-            "is_generated": report.status is FakeReportStatus.COMPLETED,
-            "generation_status": str(report.status),
-            "approved_status": base["approved_status"],
-            "approved_by": base["approved_by"],
-            "managed_status": base["managed_status"],
-            "managed_by": base["managed_by"],
-            "date_to_create_texts": base["date_to_create_texts"],
-            "date_to_send_to_client": base["date_to_send_to_client"],
-            "summary": {
-                "keyword_count": len(keywords),
-                "keywords_with_content": sum(1 for i in items if i["has_content"]),
-            },
-            "keywords": items,
-        }
-
-    def visible_users(self, agency_id: int | None) -> Iterable[User]:
-        return [
-            u
-            for u in self.users
-            if agency_id is None or u.agency is None or u.agency.id == agency_id
-        ]
-
-
-def _labelled(pair: tuple[int, str]) -> Json:
-    return {"id": pair[0], "label": pair[1]}
+    def remove_project(self, project_id: int) -> None:
+        del self.projects[project_id]
+        self.generation += 1
 
 
 _SETTABLE: Final = frozenset(

@@ -53,19 +53,19 @@ aside after a 403 or 404 excepted) and the consumer keeps asking for events:
 *every* completion, and ``"listing"`` cannot match it (it must look at every project
 too, from a smaller share of the same budget). ``"listing"`` is the choice when most
 completions (those the listing shows) should be seen within minutes and a longer bound
-for the rest is acceptable. At ``budget=0.5`` of the default 1,000/hour (1,800
-requests... see :meth:`ReportWatcher.estimate` for any size):
+for the rest is acceptable. At ``budget=0.5`` of the default 1,000 requests an hour (500
+an hour either way; the first pass at the limiter's pace takes 1 min, 1 h and 10 h):
 
-=========  =======================  ================================================
-projects   "per-project": every     "listing": shown by the listing / every one
-=========  =======================  ================================================
-100        12 min                   29 s / 24 min
-1,000      2.0 h                    2.7 min / 4.0 h
-10,000     20 h                     24 min / 40 h
-=========  =======================  ================================================
+=========  =========================  ===================================
+projects   "per-project": every one   "listing": shown in the listing / every one
+=========  =========================  ===================================
+100        12 min                     29 s / 24 min
+1,000      2.0 h                      2.6 min / 4.0 h
+10,000     20 h                       24 min / 40 h
+=========  =========================  ===================================
 
-Both spend 500 requests an hour. :meth:`ReportWatcher.estimate` and
-:attr:`ReportWatcher.plan` give these numbers (:class:`WatchPlan`).
+:meth:`ReportWatcher.estimate` and :attr:`ReportWatcher.plan` give these numbers for any
+size and budget (:class:`WatchPlan`).
 
 **A defined start.** The first pass lists ``/projects`` (when the watcher lists) and
 looks at every project without a checkpoint record, at the rate limiter's full pace (not
@@ -76,14 +76,21 @@ project's baseline is delivered, also across a restart during the first pass (pr
 baselined before the stop keep their baseline, the others get theirs after the
 restart). A report completed before its project's baseline is part of the baseline, not
 an event; ``emit_baselines=True`` delivers each project's newest completed report as a
-``baseline=True`` event instead.
+``baseline=True`` event instead. The first pass counts in the limiter's windows like any
+request: one that used most of the hourly limit (1,000 projects and more at the default
+limits) leaves the watcher, and every other user of the token, waiting for that window,
+so the bounds above hold from one window (an hour) after the first pass.
 
 **Delivery.** One event per completed report, oldest first when one look finds several;
 ``previous_*`` chain through them. An event's state is committed when you come back for
 the next event (or call :meth:`ReportWatcher.commit`), and the next event is handed out
-only after that commit succeeded: a crash or a stop delivers again **at most one event,
-the one delivered last**. A failing checkpoint store is retried with backoff for
-``checkpoint_outage`` seconds (60), then the stream ends with :class:`CheckpointError`.
+only after that commit succeeded. The checkpoint also keeps a *mark*, the project of the
+event handed out last, and a restarted watcher looks at that project before anything
+else. So a crash or a stop delivers again **at most one event, the one delivered last**,
+and it comes first (without the mark, an event left in flight by one stop could still be
+waiting for its project's turn when a second stop left another one in flight). A
+failing checkpoint store is retried with backoff for ``checkpoint_outage`` seconds (60),
+then the stream ends with :class:`CheckpointError`.
 :meth:`ReportWatcher.handle` calls a handler per event with a timeout, retries and a
 dead letter (:class:`DeadLetterFile`) for events it gives up on.
 

@@ -40,7 +40,9 @@ class Checkpoint(Protocol):
     Implementations must make :meth:`save` durable before it returns (the watcher treats a
     saved record as committed) and must not block the event loop. A store that raises is
     retried with backoff for the watcher's ``checkpoint_outage`` seconds; records must be
-    kept as given (``known`` included) for the delivery guarantee to hold.
+    kept as given (``known`` included) for the delivery guarantee to hold. Keys are
+    project ids, except the watcher's own *mark* under ``0`` (``-i`` for shard ``i``):
+    the project of the event it handed out last, looked at first after a restart.
     """
 
     async def load(self) -> Mapping[int, Seen]:

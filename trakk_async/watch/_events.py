@@ -33,6 +33,12 @@ class ReportAdvanced:
     baseline: bool = False
     detected_at: datetime = attrs.field(factory=lambda: datetime.now(UTC), eq=False)
 
+    def __str__(self) -> str:
+        """``project 42 report #7 (id 1081)``: the event in a log line or a message."""
+        return (
+            f"project {self.project_id} report #{self.report.report_number} (id {self.report.id})"
+        )
+
     def to_json(self) -> dict[str, Any]:
         """The event as JSON data: what ``trakk watch`` prints and ``--exec`` reads."""
         report = attrs.asdict(self.report, filter=lambda a, _: a.name != "cache_refreshed_at")

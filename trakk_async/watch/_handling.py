@@ -39,12 +39,6 @@ class _EventStream(Protocol):
     async def commit(self) -> None: ...
 
 
-def describe(event: ReportAdvanced) -> str:
-    """``project 42 report #7 (id 1081)``: an event, for log lines and messages."""
-    report = event.report
-    return f"project {event.project_id} report #{report.report_number} (id {report.id})"
-
-
 class DeadLetterFile:
     """Keeps given-up events in a file, one JSON object per line, appended safely.
 
@@ -114,7 +108,7 @@ async def handle_events(
             await dead_letter(event, error)
             logger.error(
                 "report watcher: gave up on %s after %d attempts (%s); set aside",
-                describe(event),
+                event,
                 attempts,
                 error,
             )
@@ -151,7 +145,7 @@ async def _attempt(
             delay = WATCH_BACKOFF.delay(attempt, random)
             logger.warning(
                 "report watcher: handler failed for %s (attempt %d of %d: %s); retry in %.1fs",
-                describe(event),
+                event,
                 attempt + 1,
                 attempts,
                 error,

@@ -45,6 +45,19 @@ def check_share(share: object) -> float:
     return float(share)
 
 
+def check_project_ids(project_ids: object) -> tuple[int, ...] | None:
+    """``project_ids`` as a sorted tuple without repeats (None stays None), else raise
+    ValueError: an iterable of positive ints, not a string."""
+    if project_ids is None:
+        return None
+    if isinstance(project_ids, str | bytes) or not isinstance(project_ids, Iterable):
+        raise ValueError(f"project_ids must be positive ints, got {project_ids!r}")
+    ids = list(project_ids)
+    if any(type(p) is not int or p < 1 for p in ids):
+        raise ValueError(f"project_ids must be positive ints, got {project_ids!r}")
+    return tuple(sorted(set(ids)))
+
+
 def check_shard(shard: object) -> tuple[int, int]:
     """Return ``shard`` if it is ``(i, n)`` with ``0 <= i < n``, else raise ValueError."""
     if (
@@ -137,7 +150,9 @@ class WatchPlan:
             "per-project", which does not use the rows.
         first_pass: the first pass (the listing, then one request per project without
             a checkpoint record) runs at the limiter's full pace: this many seconds at
-            best, through the limiter's windows, when no project has a record yet.
+            best, through the limiter's windows, when no project has a record yet. Its
+            requests count in those windows: the bounds hold from one longest window
+            after it when it used most of that window's limit.
     """
 
     strategy: Strategy

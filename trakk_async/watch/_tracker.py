@@ -107,6 +107,7 @@ class Tracker:
         share: float,
         park_seconds: float,
         random: Callable[[], float],
+        resume: int | None = None,
     ) -> None:
         self.strategy: Strategy = strategy
         self.share = share
@@ -118,6 +119,7 @@ class Tracker:
         self.records: dict[int, Seen] = {p: s for p, s in records.items() if in_shard(p, shard)}
         self.rows: dict[int, Row] = {}
         self.watched: dict[int, None] = {}
+        self._left: set[int] = set()
         self._order: OrderedDict[int, None] = OrderedDict()  # oldest look first
         self._parked: dict[int, float] = {}
         self._baselines: deque[int] = deque()
@@ -137,6 +139,11 @@ class Tracker:
         self.first_pass = True
         self._cycle_left: set[int] = set()
         self.cycles = 0
+        # The project of the event in flight when the last watcher stopped: looked at
+        # before anything else, so its event (if still uncommitted) comes first.
+        self._resume: Job | None = None
+        if resume is not None:
+            self._resume = Job("reconcile" if resume in self.records else "baseline", resume)
         if self._explicit is not None:
             for pid in sorted(self._explicit):
                 if in_shard(pid, shard):
@@ -148,6 +155,7 @@ class Tracker:
     def _join(self, pid: int) -> None:
         if pid in self.watched:
             return
+        self._left.discard(pid)
         self.watched[pid] = None
         self._cycle_left.add(pid)
         # At the end of the order; a look moves a project there too, so after the first
@@ -165,6 +173,7 @@ class Tracker:
             return
         del self.watched[pid]
         del self._order[pid]
+        self._left.add(pid)
         self.rows.pop(pid, None)
         self._parked.pop(pid, None)
         self._confirming.discard(pid)
@@ -197,10 +206,13 @@ class Tracker:
 
     def next_job(self, now: float) -> Job | None:
         """The job for the slot that is due now, or None when there is nothing to do."""
+        if self._resume is not None:
+            resume, self._resume = self._resume, None
+            return resume
         while self._retries and self._retries[0][0] <= now:
             retry = heapq.heappop(self._retries)[2]
             self._retrying.discard(retry.project_id)
-            if retry.kind == "page" or retry.project_id in self.watched:
+            if retry.kind == "page" or retry.project_id not in self._left:
                 return retry
         self._finish_first_pass()  # a dropped retry may have been the last thing left
         if self.first_pass:
@@ -263,6 +275,7 @@ class Tracker:
     def _finish_first_pass(self) -> None:
         if (
             self.first_pass
+            and self._resume is None
             and not (self.lists and self.listing_passes == 0)
             and not self._baselines
             and not self._retries

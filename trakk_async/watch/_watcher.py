@@ -7,7 +7,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self, TypeVar
 
@@ -17,12 +17,13 @@ from trakk_async._core.errors import (
     AuthenticationError,
     CheckpointError,
     InvalidResponseError,
-    RateLimitError,
 )
-from trakk_async._protocol.schedule import WATCH_BACKOFF, Pacer
+from trakk_async._protocol.core import is_retryable
+from trakk_async._protocol.schedule import Pacer
 from trakk_async.watch._checkpoint import Checkpoint, MemoryCheckpoint
 from trakk_async.watch._events import ReportAdvanced, WatchStats
 from trakk_async.watch._handling import DeadLetter, Handler, handle_events
+from trakk_async.watch._ledger import Ledger
 from trakk_async.watch._plan import (
     DEFAULT_RECONCILE_SHARE,
     PAGE_SIZE,
@@ -30,6 +31,7 @@ from trakk_async.watch._plan import (
     StrategyChoice,
     WatchPlan,
     check_budget,
+    check_project_ids,
     check_shard,
     check_share,
     in_shard,
@@ -88,16 +90,12 @@ class ReportWatcher:
         ):
             raise ValueError(f"checkpoint_outage must be seconds >= 0, got {checkpoint_outage!r}")
         self._client = client
-        self._ids = None if project_ids is None else tuple(sorted(set(project_ids)))
-        if self._ids is not None and any(type(p) is not int or p < 1 for p in self._ids):
-            raise ValueError("project_ids must be positive ints")
-        self._checkpoint: Checkpoint = checkpoint if checkpoint is not None else MemoryCheckpoint()
+        self._ids = check_project_ids(project_ids)
         self._budget = check_budget(budget)
         self._strategy = resolve_strategy(strategy)
         self._shard = None if shard is None else check_shard(shard)
         self._emit_baselines = emit_baselines
         self._share = check_share(reconcile_share)
-        self._outage = float(checkpoint_outage)
         self._clock = _clock or time.monotonic
         self._sleep: Sleep = _sleep or asyncio.sleep
         self._random = _random or random.random
@@ -107,11 +105,19 @@ class ReportWatcher:
         self._plan: WatchPlan | None = None
         self._events: deque[tuple[ReportAdvanced, Seen]] = deque()
         self._delivered: tuple[int, Seen] | None = None
+        self._ledger = Ledger(
+            checkpoint if checkpoint is not None else MemoryCheckpoint(),
+            outage=float(checkpoint_outage),
+            shard=self._shard,
+            clock=self._clock,
+            sleep=self._sleep,
+            random=self._random,
+        )
         self._started_at = 0.0
         self._closed = False
         self._error: BaseException | None = None
         self._counts = dict.fromkeys(
-            ("requests", "page", "baseline", "confirm", "reconcile", "failures", "checkpoint"),
+            ("requests", "page", "baseline", "confirm", "reconcile", "failures"),
             0,
         )
         self._counts["events"] = 0
@@ -181,7 +187,7 @@ class ReportWatcher:
             confirmations=counts["confirm"],
             reconciliations=counts["reconcile"],
             failures=counts["failures"],
-            checkpoint_failures=counts["checkpoint"],
+            checkpoint_failures=self._ledger.failures,
             events=counts["events"],
             listing_passes=tracker.listing_passes if tracker else 0,
             sweeps=tracker.cycles if tracker else 0,
@@ -287,6 +293,10 @@ class ReportWatcher:
             await self._step()
             if self._closed:
                 raise StopAsyncIteration
+        # A restarted watcher looks at this project first: should this event be delivered
+        # again, it comes before any other, so at any time at most one delivered event is
+        # uncommitted.
+        await self._ledger.mark(self._events[0][0].project_id)
 
     async def _guard(self, work: Awaitable[T]) -> T:
         """Run ``work``; an error that ends the stream (401, checkpoint gone) is kept."""
@@ -303,55 +313,13 @@ class ReportWatcher:
     async def _commit_delivered(self) -> None:
         if self._delivered is not None:
             pid, state = self._delivered
-            await self._store({pid: state})
+            await self._ledger.save({pid: state})
             self._delivered = None
-
-    async def _store(self, records: Mapping[int, Seen]) -> None:
-        await self._with_checkpoint("save", lambda: self._checkpoint.save(records))
-
-    async def _with_checkpoint(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
-        """``operation`` on the checkpoint, retried with backoff while it fails, for up to
-        ``checkpoint_outage`` seconds; then :class:`CheckpointError`."""
-        failing_since: float | None = None
-        attempt = 0
-        while True:
-            try:
-                result = await operation()
-            except Exception as error:
-                now = self._clock()
-                failing_since = now if failing_since is None else failing_since
-                self._counts["checkpoint"] += 1
-                down = now - failing_since
-                if down >= self._outage:
-                    raise CheckpointError(
-                        f"the checkpoint could not {what} for {down:.0f}s "
-                        f"({type(error).__name__}: {error}); the watch stops, nothing "
-                        "committed is lost",
-                        seconds=down,
-                    ) from error
-                delay = min(WATCH_BACKOFF.delay(attempt, self._random), self._outage - down)
-                logger.warning(
-                    "report watcher: checkpoint %s failed (%s: %s); retry in %.1fs",
-                    what,
-                    type(error).__name__,
-                    error,
-                    delay,
-                )
-                attempt += 1
-                await self._sleep(delay)
-                continue
-            if failing_since is not None:
-                logger.warning(
-                    "report watcher: checkpoint %s works again after %.1fs",
-                    what,
-                    self._clock() - failing_since,
-                )
-            return result
 
     # ------------------------------------------------------------------ the work
 
     async def _start(self) -> None:
-        records = await self._with_checkpoint("load", self._checkpoint.load)
+        records = await self._ledger.load()
         self._started_at = self._clock()
         tracker = Tracker(
             strategy=self._strategy,
@@ -361,6 +329,7 @@ class ReportWatcher:
             share=self._share,
             park_seconds=longest_window(self._windows())[1],
             random=self._random,
+            resume=self._ledger.marked,
         )
         if tracker.lists:
             self._pager = self._client.projects.list(per_page=PAGE_SIZE)
@@ -445,14 +414,11 @@ class ReportWatcher:
         except AuthenticationError:
             raise
         except (APIError, APIConnectionError, InvalidResponseError) as error:
-            # 5xx, 429, timeouts and garbled bodies pass; a 403 or 404 for one project
-            # will not, so that project is set aside for a while instead.
-            permanent = (
-                isinstance(error, APIError)
-                and 400 <= error.status < 500
-                and not isinstance(error, RateLimitError)
-                and job.kind != "page"
-            )
+            # What the client's retry policy would send again (5xx, 429, timeouts, a body
+            # cut short) is retried with backoff; a project whose answer will not change
+            # (403, 404, a body of the wrong shape) is set aside for a while. A listing
+            # page is always retried: the watch cannot do without it.
+            permanent = job.kind != "page" and not is_retryable(error)
             self._failed(tracker, job, permanent, error)
         except BaseException:
             tracker.requeue(job)  # cancelled: the same request goes first next time
@@ -496,7 +462,7 @@ class ReportWatcher:
                 )
                 self._events.append((event, state))  # committed once handled
             else:
-                await self._store({pid: state})  # a baseline is committed at once
+                await self._ledger.save({pid: state})  # a baseline is committed at once
             tracker.looked(pid, state)
             return
         completions, state = next_look(record, reports)
@@ -509,5 +475,5 @@ class ReportWatcher:
             )
             self._events.append((event, completion.after))
         if not completions and state != record:
-            await self._store({pid: state})  # only the record shrank
+            await self._ledger.save({pid: state})  # only the record shrank
         tracker.looked(pid, state)
