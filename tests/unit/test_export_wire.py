@@ -44,6 +44,10 @@ class Server:
             "latest_report_id": reports[0]["id"] if reports else None,
             "latest_report_number": reports[0]["report_number"] if reports else None,
             "latest_report_status": reports[0]["status"] if reports else None,
+            "links": {
+                "latest_report": f"/api/v1/projects/{pid}/reports/latest",
+                "last_generated_report": f"/api/v1/projects/{pid}/reports/last-generated",
+            },
             "domain": f"p{pid}.example",
         }
         self.data[f"/projects/{pid}/reports"] = reports
