@@ -63,7 +63,7 @@ class Server:
                 "text": f"content of {report['id']}",
             }
 
-    def listing(self, per_page: int = 100) -> list[dict[str, Any]]:
+    def listing(self, per_page: int = 100) -> list[list[dict[str, Any]]]:
         items = [
             {k: v for k, v in self.data[path].items() if k != "domain"}
             for path in sorted(self.data, key=lambda p: (p.count("/"), p))
@@ -178,7 +178,9 @@ async def test_an_unlisted_project_that_still_answers_is_kept(
         await sync_projects(client, dest)
         listing = server.listing
 
-        def without_two(per_page: int = 100) -> list[dict[str, Any]]:  # a listing that shifted
+        def without_two(
+            per_page: int = 100,
+        ) -> list[list[dict[str, Any]]]:  # a listing that shifted
             return [[item for item in page if item["id"] != 2] for page in listing(per_page)]
 
         server.listing = without_two  # type: ignore[method-assign]

@@ -28,7 +28,8 @@ from trakk_async.export._lock import locked
 from trakk_async.export._plan import DEFAULT_RECONCILE_SHARE, check_share
 from trakk_async.export._project import EVERYTHING, RESUME, Mirrored
 from trakk_async.export._runtime import in_thread
-from trakk_async.export._sync import ChangeCallback, Session, SyncSummary
+from trakk_async.export._session import ChangeCallback, Session
+from trakk_async.export._sync import SyncRun, SyncSummary
 from trakk_async.watch import ReportAdvanced, Seen, WatchPlan
 from trakk_async.watch._state import first_look
 
@@ -135,10 +136,8 @@ async def follow_projects(
         raise ValueError(f"commit_interval must be seconds >= 0, got {commit_interval!r}")
     path = Path(dest)
     with locked(path):
-        session = await Session.open(
-            client, path, concurrency=concurrency, progress=progress, on_change=on_change
-        )
-        summary = await session.sync(share=share, full=False, project_ids=ids)
+        session = await Session.open(client, path, concurrency=concurrency, on_change=on_change)
+        summary = await SyncRun(session, progress).run(share=share, full=False, project_ids=ids)
         if on_sync is not None:
             on_sync(summary)
         lock = asyncio.Lock()

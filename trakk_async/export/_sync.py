@@ -4,7 +4,7 @@ docstring, *Sync*)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Final
@@ -21,7 +21,6 @@ from trakk_async._core.errors import (
 from trakk_async._models.converter import structure_single
 from trakk_async._models.deviations import Deviations
 from trakk_async._models.objects import ProjectSummary
-from trakk_async._protocol.reports import is_completed
 from trakk_async.export import _files as files
 from trakk_async.export._export import (
     PAGE_SIZE,
@@ -30,7 +29,6 @@ from trakk_async.export._export import (
     check_project_ids,
     progress_of,
 )
-from trakk_async.export._index import FileChange, Index, Journal
 from trakk_async.export._lock import locked
 from trakk_async.export._plan import (
     DEFAULT_RECONCILE_SHARE,
@@ -40,13 +38,12 @@ from trakk_async.export._plan import (
     plan_run,
     reconcile_slots,
 )
-from trakk_async.export._project import EVERYTHING, RECONCILE, Mirror, Need, Refreshed
+from trakk_async.export._project import EVERYTHING, RECONCILE, Need
 from trakk_async.export._runtime import AttemptCounter, counting, error_line, in_thread, run_all
-from trakk_async.export._state import ProjectState, Row, SyncState, row_of
+from trakk_async.export._session import ChangeCallback, Session
+from trakk_async.export._state import ProjectState, Row, row_of
 
-__all__ = ["ChangeCallback", "SyncSummary", "sync_projects"]
-
-ChangeCallback = Callable[[FileChange], None]
+__all__ = ["SyncRun", "SyncSummary", "sync_projects"]
 
 #: The state file is written every this many projects brought up to date (and at the
 #: end), so a killed run redoes little.
@@ -126,10 +123,8 @@ async def sync_projects(
     ids = check_project_ids(project_ids)
     path = Path(dest)
     with locked(path):
-        session = await Session.open(
-            client, path, concurrency=concurrency, progress=progress, on_change=on_change
-        )
-        return await session.sync(share=share, full=full, project_ids=ids)
+        session = await Session.open(client, path, concurrency=concurrency, on_change=on_change)
+        return await SyncRun(session, progress).run(share=share, full=full, project_ids=ids)
 
 
 def _row_from_file(project_dir: Path, deviations: Deviations) -> Row | None:
@@ -148,147 +143,64 @@ def _row_from_file(project_dir: Path, deviations: Deviations) -> Row | None:
     return row_of(summary)
 
 
-class Session:
-    """One process's hold on a destination (under its lock): state, index, journal and
-    the :class:`Mirror` that writes projects. Used by a sync run and by ``--follow``."""
+class SyncRun:
+    """One sync run through a :class:`Session` (see :func:`sync_projects`)."""
 
-    def __init__(
-        self,
-        client: TrakkClient,
-        dest: Path,
-        *,
-        concurrency: int,
-        progress: ProgressCallback | None,
-        on_change: ChangeCallback | None,
-        state: SyncState,
-        index: Index,
-        journal: Journal,
-    ) -> None:
-        self.client = client
-        self.dest = dest
-        self.concurrency = concurrency
+    def __init__(self, session: Session, progress: ProgressCallback | None) -> None:
+        self.session = session
         self.progress = progress
-        self.on_change = on_change
-        self.state = state
-        self.index = index
-        self.journal = journal
-        self.mirror = Mirror(
-            client, dest, concurrency=concurrency, journal=journal, on_request=self._report
-        )
-        #: Projects whose index lines may be out of date (a killed run's, or written).
-        self.touched: set[int] = set()
-        self.changes = 0
         self.counter: AttemptCounter | None = None
         self._total: int | None = None
         self._done = 0
         self._left_cost = 0
 
-    @classmethod
-    async def open(
-        cls,
-        client: TrakkClient,
-        dest: Path,
-        *,
-        concurrency: int,
-        progress: ProgressCallback | None,
-        on_change: ChangeCallback | None,
-    ) -> Session:
-        """Read the destination (under its lock): temp files of killed runs are removed,
-        the index and the state loaded, the journal's projects marked to re-index."""
-        await in_thread(files.clean_temp_files, dest)
-        journal = Journal(dest)
-        index = await in_thread(Index.load, dest)
-        state = await in_thread(SyncState.load, dest)
-        session = cls(
-            client,
-            dest,
-            concurrency=concurrency,
-            progress=progress,
-            on_change=on_change,
-            state=state,
-            index=index,
-            journal=journal,
-        )
-        session.touched = await in_thread(journal.read)
-        return session
-
-    # -- the files ---------------------------------------------------------------------
-
-    async def reindex(self, pid: int) -> None:
-        """Recompute a project's index lines and report its changed files."""
-        self.touched.discard(pid)
-        for change in await in_thread(self.index.refresh, pid):
-            self.changes += 1
-            if self.on_change is not None:
-                self.on_change(change)
-
-    async def commit(self) -> None:
-        """Write the index (and the state file), then empty the journal."""
-        for pid in sorted(self.touched):
-            await self.reindex(pid)
-        await in_thread(self.index.write)
-        await in_thread(self.state.save, self.dest)
-        await in_thread(self.journal.clear)
-
-    async def refresh(self, pid: int, need: Need) -> Refreshed:
-        """Bring one project up to date, record its look, re-index it if it changed."""
-        refreshed = await self.mirror.refresh(pid, need)
-        if refreshed.changed or pid in self.touched:
-            await self.reindex(pid)
-        previous = self.state.projects.get(pid)
-        self.state.projects[pid] = ProjectState(
-            previous.row if previous is not None else None,
-            self.state.run,
-            frozenset(r.id for r in refreshed.reports if not is_completed(r)),
-        )
-        return refreshed
-
-    async def remove(self, pid: int) -> None:
-        """Delete a project from the destination."""
-        await in_thread(self.journal.note, pid)
-        await in_thread(files.remove_project, self.dest / str(pid))
-        self.state.projects.pop(pid, None)
-        await self.reindex(pid)
-
-    # -- progress ----------------------------------------------------------------------
-
     def _report(self) -> None:
         if self.progress is None or self.counter is None:
             return
+        session = self.session
         self.progress(
             progress_of(
-                self.mirror,
+                session.mirror,
                 self.counter.sent,
                 total=self._total,
                 done=self._done,
                 unstarted=self._left_cost,
-                files=self.changes,
+                files=session.changes,
             )
         )
 
-    # -- one sync run ------------------------------------------------------------------
-
-    async def sync(
+    async def run(
         self, *, share: float, full: bool, project_ids: frozenset[int] | None = None
     ) -> SyncSummary:
-        """One sync run (see :func:`sync_projects`)."""
+        """Run once; the summary says what was done."""
         started = time.perf_counter()
-        self.state.run += 1
+        session = self.session
+        session.state.run += 1
+        session.on_request = self._report
+        try:
+            return await self._run(started, share, full, project_ids)
+        finally:
+            session.on_request = lambda: None
+
+    async def _run(
+        self, started: float, share: float, full: bool, project_ids: frozenset[int] | None
+    ) -> SyncSummary:
+        session = self.session
 
         def chosen(pid: int) -> bool:
             return project_ids is None or pid in project_ids
 
-        with counting(self.client) as counter:
+        with counting(session.client) as counter:
             self.counter = counter
             listed = {pid: row for pid, row in (await self._list()).items() if chosen(pid)}
-            present = await in_thread(files.project_dirs, self.dest)
+            present = await in_thread(files.project_dirs, session.dest)
             complete = {pid: done for pid, done in present.items() if chosen(pid)}
             unknown = [p for p in listed if complete.get(p) and self._row(p) is None]
             baselines = await in_thread(self._baselines, unknown)
             planned = plan_run(
                 listed=listed,
                 complete=complete,
-                state=self.state.projects,
+                state=session.state.projects,
                 baseline=baselines.get,
                 share=share,
                 full=full,
@@ -304,15 +216,15 @@ class Session:
             self._report()
             outcome = _Outcome()
             queue: Iterator[Planned | int] = iter([*planned, *gone])
-            workers = min(self.concurrency, len(planned) + len(gone))
+            workers = min(session.concurrency, len(planned) + len(gone))
             await run_all([self._worker(queue, outcome) for _ in range(workers)])
             self._remember_rows(listed, outcome.failed)
-            await self.commit()
+            await session.commit()
         sent = counter.sent
         slots = reconcile_slots(share, len(listed))
         return SyncSummary(
-            dest=self.dest,
-            run=self.state.run,
+            dest=session.dest,
+            run=session.state.run,
             listed=len(listed),
             checked=sum(outcome.kinds.values()),
             new=outcome.kinds.get("new", 0),
@@ -321,11 +233,11 @@ class Session:
             changed=outcome.changed,
             removed=outcome.removed,
             failed=dict(sorted(outcome.failed.items())),
-            files=self.changes,
-            bytes=self.mirror.bytes,
+            files=session.changes,
+            bytes=session.mirror.bytes,
             requests=sent,
             rate_limited=counter.rate_limited,
-            retries=max(0, sent - self.mirror.logical),
+            retries=max(0, sent - session.mirror.logical),
             duration=time.perf_counter() - started,
             cycle_runs=min(1, len(listed)) if full else cycle_runs(len(listed), slots),
         )
@@ -333,28 +245,30 @@ class Session:
     def _remember_rows(self, listed: Mapping[int, Row], failed: Mapping[int, str]) -> None:
         """Record the listing rows of the projects now up to date: all listed projects
         but the failed ones (their old row makes the next run look at them again)."""
+        projects = self.session.state.projects
         for pid, row in listed.items():
             if pid in failed:
                 continue
-            record = self.state.projects.get(pid)
-            self.state.projects[pid] = (
+            record = projects.get(pid)
+            projects[pid] = (
                 ProjectState(row, 0) if record is None else attrs.evolve(record, row=row)
             )
 
     def _row(self, pid: int) -> Row | None:
-        record = self.state.projects.get(pid)
+        record = self.session.state.projects.get(pid)
         return None if record is None else record.row
 
     def _baselines(self, pids: Iterable[int]) -> dict[int, Row]:
         deviations = Deviations()
-        found = {pid: _row_from_file(self.dest / str(pid), deviations) for pid in pids}
+        dest = self.session.dest
+        found = {pid: _row_from_file(dest / str(pid), deviations) for pid in pids}
         return {pid: row for pid, row in found.items() if row is not None}
 
     async def _list(self) -> dict[int, Row]:
         """Every project of ``/projects`` and its row, walked with the client's pager."""
         rows: dict[int, Row] = {}
-        async for page in self.client.projects.list(per_page=PAGE_SIZE).pages():
-            self.mirror.logical += 1
+        async for page in self.session.client.projects.list(per_page=PAGE_SIZE).pages():
+            self.session.mirror.logical += 1
             self._report()
             for item in page.items:
                 rows.setdefault(item.id, row_of(item))
@@ -368,7 +282,7 @@ class Session:
                 if isinstance(job, int):
                     await self._gone(pid, outcome)
                 else:
-                    refreshed = await self.refresh(pid, _need(job))
+                    refreshed = await self.session.refresh(pid, _need(job))
                     outcome.kinds[job.reason] = outcome.kinds.get(job.reason, 0) + 1
                     outcome.changed += refreshed.changed
             except AuthenticationError:
@@ -378,25 +292,26 @@ class Session:
             self._done += 1
             self._left_cost = max(0, self._left_cost - cost)
             if self._done % _FLUSH_EVERY == 0:
-                await in_thread(self.state.save, self.dest)
+                await in_thread(self.session.state.save, self.session.dest)
             self._report()
 
     async def _gone(self, pid: int, outcome: _Outcome) -> None:
         """A project in the destination that the listing no longer shows: removed once
         ``/projects/{id}`` confirms it is gone (a listing that shifted while it was read
         must not cost a mirror)."""
+        session = self.session
         try:
-            await self.mirror.fetch_object(f"/projects/{pid}")
+            await session.mirror.fetch_object(f"/projects/{pid}")
         except (NotFoundError, PermissionDeniedError):
-            if not (self.dest / str(pid)).is_dir():
+            if not (session.dest / str(pid)).is_dir():
                 raise  # asked for by id, never there: a failure, as in an export
-            await self.remove(pid)
+            await session.remove(pid)
             outcome.removed += 1
             outcome.changed += 1
             return
-        if not (self.dest / str(pid) / files.REPORTS_FILE).is_file():
+        if not (session.dest / str(pid) / files.REPORTS_FILE).is_file():
             # Still there, not listed, and left incomplete by a killed run: finish it.
-            outcome.changed += (await self.refresh(pid, EVERYTHING)).changed
+            outcome.changed += (await session.refresh(pid, EVERYTHING)).changed
 
 
 @attrs.define
