@@ -15,6 +15,8 @@ import pytest
 from trakk_async import AuthenticationError, TokenBucketLimiter, TrakkClient
 from trakk_async.export import ExportProgress, ExportSummary, export_projects
 from trakk_async.export import _files as files
+from trakk_async.export._index import JOURNAL_FILE
+from trakk_async.export._lock import LOCK_FILE
 from trakk_async.testing import FakeTrakk
 
 pytestmark = pytest.mark.integration
@@ -43,7 +45,12 @@ async def _fast_sleep(_: float) -> None:
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    """Every file under ``root`` but the (empty) lock file every run creates."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and p.name != LOCK_FILE
+    }
 
 
 def _expected_files(fake: FakeTrakk, pids: list[int]) -> set[str]:
@@ -193,7 +200,7 @@ async def test_killed_midway_then_resumed_is_identical_and_cheaper(
 
 def _assert_no_partial_files(root: Path) -> None:
     for path in root.rglob("*"):
-        if path.is_file():
+        if path.is_file() and path.name not in (LOCK_FILE, JOURNAL_FILE):
             assert not path.name.startswith(files.TEMP_PREFIX), path
             # every file present is whole JSON (the index: whole JSON lines)
             chunks = (

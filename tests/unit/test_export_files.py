@@ -8,14 +8,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from trakk_async import RequestAttempt
+from trakk_async import InvalidResponseError, RequestAttempt, TrakkClient
 from trakk_async.export import _files as files
-from trakk_async.export._export import (
-    _CURRENT_EXPORT,
-    _AttemptCounter,
-    _content_numbers,
-    _fingerprint,
-)
+from trakk_async.export._index import build_index
+from trakk_async.export._project import ReportRef, content_numbers, fingerprint
+from trakk_async.export._runtime import AttemptCounter, counting
 
 
 def test_dump_is_stable_and_sorted() -> None:
@@ -82,7 +79,7 @@ def test_index_orders_and_skips_incomplete_projects(tmp_path: Path) -> None:
     _project(tmp_path, 11, [3], complete=False)
     (tmp_path / "notes").mkdir()
 
-    entries = [orjson.loads(line) for line in files.build_index(tmp_path).splitlines()]
+    entries = [orjson.loads(line) for line in build_index(tmp_path).splitlines()]
 
     assert [e["path"] for e in entries] == [
         "9/project.json",
@@ -98,19 +95,41 @@ def test_index_orders_and_skips_incomplete_projects(tmp_path: Path) -> None:
     last = entries[-1]
     assert (last["kind"], last["report_number"], last["report_id"]) == ("content", 10, 1010)
     assert last["bytes"] == (tmp_path / "10/content/10.json").stat().st_size
-    assert files.build_index(tmp_path) == files.build_index(tmp_path)
+    assert build_index(tmp_path) == build_index(tmp_path)
 
 
 def test_remove_stale(tmp_path: Path) -> None:
     _project(tmp_path, 1, [1, 2, 3])
-    stray = tmp_path / "1" / "content" / f"{files.TEMP_PREFIX}x"
-    stray.write_bytes(b"half")
     files.remove_stale(tmp_path / "1", {1, 3})
     assert sorted(p.name for p in (tmp_path / "1" / "content").iterdir()) == ["1.json", "3.json"]
 
 
-def _report(rid: int, number: int, status: str) -> dict[str, object]:
-    return {"id": rid, "report_number": number, "status": status}
+def test_temp_files_are_cleaned_everywhere(tmp_path: Path) -> None:
+    _project(tmp_path, 1, [1])
+    strays = [
+        tmp_path / f"{files.TEMP_PREFIX}index",  # a kill while index.jsonl was written
+        tmp_path / "1" / f"{files.TEMP_PREFIX}a",
+        tmp_path / "1" / "content" / f"{files.TEMP_PREFIX}b",
+    ]
+    for stray in strays:
+        stray.write_bytes(b"half")
+    keep = tmp_path / "1" / "content" / "1.json"
+
+    assert files.clean_temp_files(tmp_path) == len(strays)
+
+    assert not any(stray.exists() for stray in strays)
+    assert keep.exists()
+
+
+def test_remove_project_takes_reports_first(tmp_path: Path) -> None:
+    _project(tmp_path, 4, [1, 2])
+    files.remove_project(tmp_path / "4")
+    assert not (tmp_path / "4").exists()
+    assert files.project_dirs(tmp_path) == {}
+
+
+def _report(rid: int, number: int, status: str) -> ReportRef:
+    return ReportRef(rid, number, status)
 
 
 def test_content_numbers_need_keywords_and_a_completed_newest_report() -> None:
@@ -122,28 +141,35 @@ def test_content_numbers_need_keywords_and_a_completed_newest_report() -> None:
         _report(1, 1, "completed"),
     ]
     keywords = [{"content_action_ids": [1, 4, 26]}, {"content_action_ids": [26, 7]}, {}]
-    assert _content_numbers(keywords, reports) == {26: (26, "completed")}
+    assert content_numbers(keywords, reports) == {26: _report(26, 26, "completed")}
 
 
-def test_fingerprint_ignores_order_and_other_fields() -> None:
-    a = [{"id": 1, "status": "completed", "sent": True}, {"id": 2, "status": "pending"}]
-    b = [{"id": 2, "status": "pending"}, {"id": 1, "status": "completed", "sent": False}]
-    assert _fingerprint(a) == _fingerprint(b)
-    assert _fingerprint(a) != _fingerprint([{"id": 2, "status": "running"}, a[0]])
-    assert _fingerprint({"not": "a list"}) is None
+def test_fingerprint_ignores_order() -> None:
+    a = [_report(1, 1, "completed"), _report(2, 2, "pending")]
+    assert fingerprint(a) == fingerprint(a[::-1])
+    assert fingerprint(a) != fingerprint([_report(2, 2, "running"), a[0]])
+
+
+def test_report_ref_needs_its_identity() -> None:
+    assert ReportRef.of({"id": 3, "report_number": 2, "status": "odd"}, "p") == _report(3, 2, "odd")
+    with pytest.raises(InvalidResponseError, match="'id'"):
+        ReportRef.of({"id": "3", "report_number": 2}, "p")
+    with pytest.raises(InvalidResponseError, match="report_number"):
+        ReportRef.of({"id": 3}, "p")
 
 
 def _attempt(status: int | None) -> RequestAttempt:
     return RequestAttempt(path="/me", attempt=0, status=status, error=None, elapsed=0.0)
 
 
-async def test_attempt_counter_counts_only_its_own_exports_requests() -> None:
-    counter = _AttemptCounter()
-    counter(_attempt(200))  # another task's request: not in this export's context
-    token = _CURRENT_EXPORT.set(counter)
-    try:
+async def test_attempt_counter_counts_only_its_own_runs_requests() -> None:
+    client = TrakkClient("t0ken", base_url="https://api.trakk.test/api/v1")
+    outsider = AttemptCounter()
+    outsider(_attempt(200))  # not inside a run: not counted
+    with counting(client) as counter:
         for status in (200, 429, None, 500):
             counter(_attempt(status))
-    finally:
-        _CURRENT_EXPORT.reset(token)
+    counter(_attempt(200))  # after the run
     assert (counter.sent, counter.rate_limited) == (4, 1)
+    assert outsider.sent == 0
+    await client.aclose()

@@ -19,7 +19,8 @@ Every exception the SDK raises on purpose derives from :class:`TrakkError`::
     │   └── APITimeoutError             ... because it timed out (also a TimeoutError)
     ├── WaitTimeoutError            a wait for a report ran out of time (also a TimeoutError)
     ├── ReportFailedError           a report that was waited for ended as ``failed``
-    └── CheckpointError             a report watcher's checkpoint store stayed unavailable
+    ├── CheckpointError             a report watcher's checkpoint store stayed unavailable
+    └── DestinationBusyError        another export or sync is writing the same directory
 
 Nothing reachable from these exceptions holds the API token: messages are built only
 from the status, the error envelope's code and message, the request path and a short body
@@ -41,6 +42,7 @@ __all__ = [
     "BadRequestError",
     "CheckpointError",
     "ConfigurationError",
+    "DestinationBusyError",
     "InternalServerError",
     "InvalidResponseError",
     "MethodNotAllowedError",
@@ -259,3 +261,19 @@ class CheckpointError(TrakkError):
 
 def _rebuild_checkpoint(message: str, seconds: float) -> CheckpointError:
     return CheckpointError(message, seconds=seconds)
+
+
+class DestinationBusyError(TrakkError):
+    """Another export or sync is writing the same destination directory right now.
+
+    Every run into a directory holds a lock on it (``DEST/.trakk-lock``) for as long as
+    it runs; the operating system releases it when that process ends, however it ends.
+    Nothing was written by the run that raised this. ``dest`` is the directory.
+    """
+
+    def __init__(self, dest: str) -> None:
+        self.dest = dest
+        super().__init__(f"another export or sync is running in {dest}; try again when it ends")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (DestinationBusyError, (self.dest,))

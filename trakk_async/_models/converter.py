@@ -28,6 +28,7 @@ import attrs
 
 from trakk_async._models.content import SCHEMES, UnknownContent
 from trakk_async._models.deviations import Deviations, Reading, ResponseShapeError, json_type
+from trakk_async._models.envelope import response_data
 from trakk_async._models.objects import (
     KeywordContent,
     Listing,
@@ -264,7 +265,7 @@ def _has_cache(cls: type[Any]) -> bool:
 def structure_single(body: Any, deviations: Deviations, endpoint: str, *, cls: type[T]) -> T:
     """``{"data": {...}, "cache_refreshed_at"?}`` into one ``cls``."""
     envelope = _object(body, "a response")
-    data = _object(envelope.get("data"), "a 'data'", "$.data")
+    data = _object(response_data(envelope), "a 'data'", "$.data")
     result = _structure(data, cls, "$.data", deviations, endpoint)
     if _has_cache(cls):
         result = _with_cache_time(result, envelope, deviations, endpoint)
@@ -369,8 +370,8 @@ def structure_report_content(body: Any, deviations: Deviations, endpoint: str) -
     :data:`trakk_async._models.content.SCHEMES`); an unknown scheme keeps the raw JSON.
     """
     envelope = _object(body, "a response")
-    wrapped = envelope.get("data").__class__ is dict
-    data = envelope["data"] if wrapped else envelope
+    data = response_data(envelope, bare=True)
+    wrapped = data is envelope.get("data")
     scheme = data.get("content_scheme")
     hook, reader = _content_readers(scheme if scheme.__class__ is str else None)
     where = "$.data" if wrapped else "$"

@@ -34,11 +34,14 @@ from trakk_async.cli._feedback import (
     WaitStatus,
     announce_when_ready,
     export_with_progress,
+    with_progress,
 )
 from trakk_async.cli._render import (
     content_lines,
+    duration,
     json_line,
     jsonable,
+    plural,
     render_content,
     render_keywords,
     render_labels,
@@ -48,9 +51,12 @@ from trakk_async.cli._render import (
     render_reports,
     render_users,
     summary_line,
+    sync_line,
 )
 from trakk_async.cli._watch import deliver
-from trakk_async.watch import SQLiteCheckpoint
+from trakk_async.export import FileChange, SyncSummary, follow_projects, sync_projects
+from trakk_async.export._plan import DEFAULT_RECONCILE_SHARE
+from trakk_async.watch import SQLiteCheckpoint, WatchPlan
 
 if TYPE_CHECKING:
     from trakk_async._client.resources import Countries, Languages, Users
@@ -59,6 +65,24 @@ __all__ = ["cli", "main"]
 
 _ID = click.IntRange(min=1)
 _JSON = click.option("--json", "as_json", is_flag=True, help="JSON: one object per line.")
+_CONCURRENCY = click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Requests in flight (all still go through the rate limiter).",
+)
+
+
+def _budget(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--budget``: the report watcher's share of the hourly rate budget."""
+    return click.option(
+        "--budget",
+        type=click.FloatRange(0, 1, min_open=True),
+        default=0.5,
+        show_default=True,
+        help=help_text,
+    )
 
 
 @click.group(
@@ -332,13 +356,7 @@ def api(ctx: click.Context, path: str, params: dict[str, str]) -> None:
     help="Export only this project (repeatable); default: every project.",
 )
 @click.option("--resume", is_flag=True, help="Skip projects already exported and unchanged.")
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Requests in flight (all still go through the rate limiter).",
-)
+@_CONCURRENCY
 @click.pass_context
 def export(
     ctx: click.Context, dest: Path, project_ids: tuple[int, ...], resume: bool, concurrency: int
@@ -364,6 +382,115 @@ def export(
 
 
 @cli.command()
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--project",
+    "project_ids",
+    type=_ID,
+    multiple=True,
+    help="Sync only this project (repeatable); default: every project.",
+)
+@click.option(
+    "--reconcile-share",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=DEFAULT_RECONCILE_SHARE,
+    show_default=True,
+    help="Share of the projects whose reports are compared each run, in rotation "
+    "(the listing cannot show every completion).",
+)
+@click.option("--full", is_flag=True, help="Fetch every project's detail, keywords and reports.")
+@_CONCURRENCY
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON line per file added, modified or removed."
+)
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="After the sync, keep DEST fresh through the report watcher until Ctrl-C.",
+)
+@_budget("With --follow: share of the hourly rate budget the watcher may use.")
+@click.pass_context
+def sync(
+    ctx: click.Context,
+    dest: Path,
+    project_ids: tuple[int, ...],
+    reconcile_share: float,
+    full: bool,
+    concurrency: int,
+    as_json: bool,
+    follow: bool,
+    budget: float,
+) -> None:
+    """Bring the export directory DEST up to date (see trakk_async.export).
+
+    The /projects listing tells which projects are new, gone or changed; a share of the
+    others is compared too, in rotation. The summary goes to stdout (to stderr with
+    --json, whose stdout has one line per changed file). Exit code 1 when a project
+    failed (the next run tries it again) or another export or sync holds DEST.
+    """
+    if full and follow:
+        raise click.UsageError("--full and --follow do not go together", ctx)
+    watching = False
+
+    def changed(change: FileChange) -> None:
+        if as_json:
+            click.echo(json_line(change.to_json()))
+        elif watching:
+            click.echo(f"{change.change} {change.path}")
+
+    def synced(summary: SyncSummary) -> None:
+        nonlocal watching
+        click.echo(sync_line(summary), err=as_json)
+        for pid, error in summary.failed.items():
+            click.echo(f"trakk: error: project {pid}: {error}", err=True)
+        watching = True
+
+    def ready(plan: WatchPlan) -> None:
+        click.echo(
+            f"trakk: sync: following {plural(plan.projects, 'project')}: a completed report "
+            f"lands in {dest} within {duration(plan.detection_bound)} "
+            f"({plan.requests_per_hour:,.0f} requests/hour); Ctrl-C stops",
+            err=True,
+        )
+
+    async def work(client: TrakkClient, waits: WaitStatus) -> int:
+        ids = project_ids or None
+        if follow:
+            await follow_projects(
+                client,
+                dest,
+                project_ids=ids,
+                budget=budget,
+                reconcile_share=reconcile_share,
+                concurrency=concurrency,
+                on_change=changed,
+                on_sync=synced,
+                on_ready=ready,
+            )
+            return 0
+        summary = await with_progress(
+            client,
+            console(stderr=True),
+            "sync",
+            lambda progress: sync_projects(
+                client,
+                dest,
+                project_ids=ids,
+                reconcile_share=reconcile_share,
+                full=full,
+                concurrency=concurrency,
+                progress=progress,
+                on_change=changed,
+            ),
+            waits=waits,
+        )
+        synced(summary)
+        return 1 if summary.failed else 0
+
+    run_with_client(ctx, work)
+
+
+@cli.command()
 @click.option(
     "--project",
     "project_ids",
@@ -382,13 +509,7 @@ def export(
     metavar="CMD",
     help="Run CMD (through the shell) per event, the event JSON on its stdin.",
 )
-@click.option(
-    "--budget",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=0.5,
-    show_default=True,
-    help="Share of the hourly rate budget the watcher may use.",
-)
+@_budget("Share of the hourly rate budget the watcher may use.")
 @click.option("--max-events", type=_ID, help="Stop after this many events.")
 @click.option(
     "--exec-timeout",

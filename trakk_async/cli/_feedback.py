@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
 
 import attrs
 from rich.console import Console
@@ -29,11 +29,14 @@ from rich.spinner import Spinner
 
 from trakk_async._client.client import RequestAttempt, TrakkClient
 from trakk_async.cli._render import duration, plural
-from trakk_async.export import ExportProgress, ExportSummary, export_projects
+from trakk_async.export import ExportProgress, ExportSummary, SyncSummary, export_projects
+from trakk_async.export._export import ProgressCallback
 from trakk_async.ratelimit import RateLimitSnapshot
 from trakk_async.watch import ReportWatcher
 
 logger = logging.getLogger("trakk_async.cli")
+
+_Summary = TypeVar("_Summary", ExportSummary, SyncSummary)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -281,17 +284,41 @@ async def export_with_progress(
     console: Console,
     waits: WaitStatus | None = None,
 ) -> ExportSummary:
-    """Run an export, with a live bar on ``console`` when it is a terminal.
+    """Run an export, with a live bar on ``console`` when it is a terminal."""
+    return await with_progress(
+        client,
+        console,
+        "export",
+        lambda progress: export_projects(
+            client,
+            dest,
+            project_ids=project_ids,
+            resume=resume,
+            concurrency=concurrency,
+            progress=progress,
+        ),
+        waits=waits,
+    )
+
+
+async def with_progress(
+    client: TrakkClient,
+    console: Console,
+    label: str,
+    work: Callable[[ProgressCallback | None], Awaitable[_Summary]],
+    *,
+    waits: WaitStatus | None = None,
+) -> _Summary:
+    """Run an export or a sync (``work(progress)``), with a live bar on ``console`` when
+    it is a terminal.
 
     The bar shows projects, requests, the budget left, the ETA and, from ``waits``, what
-    the export waits for when it waits long.
+    the run waits for when it waits long.
     """
     if not console.is_terminal:
-        return await export_projects(
-            client, dest, project_ids=project_ids, resume=resume, concurrency=concurrency
-        )
+        return await work(None)
     bar = Progress(
-        TextColumn("[bold]export[/]"),
+        TextColumn(f"[bold]{label}[/]"),
         BarColumn(),
         TextColumn("{task.fields[projects]} projects"),
         TextColumn("{task.fields[requests]} requests"),
@@ -302,7 +329,7 @@ async def export_with_progress(
         transient=False,
     )
     task: TaskID = bar.add_task(
-        "export", total=None, projects="-", requests="-", budget="-", eta="-", note=""
+        label, total=None, projects="-", requests="-", budget="-", eta="-", note=""
     )
 
     def update(p: ExportProgress) -> None:
@@ -322,14 +349,7 @@ async def export_with_progress(
         waits.displaying(BarNote(bar, task)) if waits is not None else contextlib.nullcontext()
     )
     with bar, shown_in_bar:
-        summary = await export_projects(
-            client,
-            dest,
-            project_ids=project_ids,
-            resume=resume,
-            concurrency=concurrency,
-            progress=update,
-        )
+        summary = await work(update)
         bar.update(task, total=summary.requests or 1, completed=summary.requests, eta="0s")
     return summary
 

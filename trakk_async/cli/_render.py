@@ -28,7 +28,7 @@ from trakk_async._models.objects import (
     ReportContent,
     User,
 )
-from trakk_async.export import ExportSummary
+from trakk_async.export import ExportSummary, SyncSummary
 from trakk_async.watch import ReportAdvanced
 
 
@@ -261,6 +261,21 @@ def _print_fields(console: Console, data: Any, indent: str) -> None:
 def event_json(event: ReportAdvanced) -> dict[str, Any]:
     """A watch event as JSON data: the line ``trakk watch`` prints and ``--exec`` reads."""
     return event.to_json()
+
+
+def sync_line(summary: SyncSummary) -> str:
+    """One line about a sync, for people."""
+    failed = f", {len(summary.failed):,} failed" if summary.failed else ""
+    return (
+        f"synced {plural(summary.listed, 'project')} to {summary.dest}: "
+        f"{summary.checked:,} checked ({summary.new:,} new, {summary.hinted:,} hinted, "
+        f"{summary.reconciled:,} reconciled), {summary.changed:,} changed, "
+        f"{summary.removed:,} removed{failed}; {plural(summary.files, 'file')} changed "
+        f"({plural(summary.bytes, 'byte')} written), {plural(summary.requests, 'request')}, "
+        f"{summary.rate_limited:,} rate-limited, {plural(summary.retries, 'retry', 'retries')}, "
+        f"{summary.duration:.1f}s; every project is looked at within "
+        f"{plural(summary.cycle_runs, 'run')}"
+    )
 
 
 def summary_line(summary: ExportSummary) -> str:

@@ -1,4 +1,4 @@
-"""The file side of ``trakk_async.export``: stable JSON, atomic writes, the index.
+"""The file side of ``trakk_async.export``: the layout's names, stable JSON, atomic writes.
 
 Nothing here talks to the API; every function is synchronous and meant to run in a worker
 thread (``asyncio.to_thread``) so fsync never stalls the event loop.
@@ -7,10 +7,9 @@ thread (``asyncio.to_thread``) so fsync never stalls the event loop.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -22,13 +21,22 @@ PROJECT_FILE: Final = "project.json"
 KEYWORDS_FILE: Final = "keywords.json"
 #: Written last: a project directory with ``reports.json`` is complete.
 REPORTS_FILE: Final = "reports.json"
+#: ``reports.json`` set aside while a project is rewritten: the record its content files
+#: were fetched against, should the rewrite be interrupted (removed once it is done).
+PREVIOUS_REPORTS_FILE: Final = ".trakk-previous-reports.json"
 CONTENT_DIR: Final = "content"
+#: One JSON line per file of every complete project (see ``_index``).
 INDEX_FILE: Final = "index.jsonl"
 
 
 def dump(data: Any) -> bytes:
     """The stable form of every exported file: sorted keys, 2-space indent, final newline."""
     return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def content_path(project_dir: Path, number: int) -> Path:
+    """Where the content of report ``number`` of a project lives."""
+    return project_dir / CONTENT_DIR / f"{number}.json"
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -55,38 +63,42 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def write_if_changed(path: Path, data: bytes) -> bool:
     """:func:`write_atomic` unless ``path`` already holds exactly ``data``; True if written."""
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
+    if read_bytes(path) == data:
+        return False
     write_atomic(path, data)
     return True
 
 
+def read_bytes(path: Path) -> bytes | None:
+    """The bytes of ``path``, or None when it is missing or unreadable."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
 def read_json(path: Path) -> Any:
     """The decoded JSON of ``path``, or None when it is missing or unreadable."""
+    data = read_bytes(path)
+    return None if data is None else read_json_bytes(data)
+
+
+def read_json_bytes(data: bytes) -> Any:
+    """The decoded JSON of a file's bytes, or None when they are not JSON."""
     try:
-        return orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
         return None
 
 
 def remove_stale(project_dir: Path, keep_numbers: set[int]) -> None:
-    """Delete leftover temporary files and content files of numbers no longer exported."""
-    for tmp in _temp_files(project_dir):
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    """Delete the content files of report numbers no longer exported."""
     content = project_dir / CONTENT_DIR
     if not content.is_dir():
         return
-    for tmp in _temp_files(content):
-        with contextlib.suppress(OSError):
-            tmp.unlink()
     for file in content.glob("*.json"):
         if not (file.stem.isdigit() and int(file.stem) in keep_numbers):
-            with contextlib.suppress(OSError):
-                file.unlink()
+            unlink(file)
 
 
 def unlink(path: Path) -> None:
@@ -95,51 +107,50 @@ def unlink(path: Path) -> None:
         path.unlink()
 
 
-def build_index(dest: Path) -> bytes:
-    """``index.jsonl`` of every complete project under ``dest``, one line per file.
+def clean_temp_files(dest: Path) -> int:
+    """Delete every temporary file anywhere under ``dest``; returns how many.
 
-    Lines are ordered by project id, then project, keywords, reports, content by number,
-    so two exports of the same data give the same index byte for byte.
+    Called under the destination's lock, when no other run can be writing one: whatever
+    is left is a killed run's. That includes a set-aside ``reports.json`` next to a new
+    one (the run was killed just before removing it).
     """
-    lines = [orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) for entry in _index_entries(dest)]
-    return b"".join(line + b"\n" for line in lines)
+    removed = 0
+    for root, _dirs, names in os.walk(dest):
+        for name in names:
+            stale = name.startswith(TEMP_PREFIX) or (
+                name == PREVIOUS_REPORTS_FILE and REPORTS_FILE in names
+            )
+            if stale:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(root, name))
+                    removed += 1
+    return removed
 
 
-def _index_entries(dest: Path) -> Iterator[dict[str, Any]]:
-    projects = sorted(
-        int(d.name) for d in dest.iterdir() if d.name.isdigit() and (d / REPORTS_FILE).is_file()
-    )
-    for pid in projects:
-        pdir = dest / str(pid)
-        for name, kind in ((PROJECT_FILE, "project"), (KEYWORDS_FILE, "keywords")):
-            if (pdir / name).is_file():
-                yield _entry(dest, pdir / name, pid, kind)
-        yield _entry(dest, pdir / REPORTS_FILE, pid, "reports")
-        content = pdir / CONTENT_DIR
-        files = content.glob("*.json") if content.is_dir() else iter(())
-        numbered = sorted((int(f.stem), f) for f in files if f.stem.isdigit())
-        for number, file in numbered:
-            entry = _entry(dest, file, pid, "content")
-            body = orjson.loads(file.read_bytes())
-            entry["report_number"] = number
-            entry["report_id"] = body.get("report_id") if isinstance(body, dict) else None
-            entry["status"] = body.get("generation_status") if isinstance(body, dict) else None
-            yield entry
+def set_aside_reports(project_dir: Path) -> None:
+    """Make a project incomplete before rewriting it: ``reports.json`` becomes
+    :data:`PREVIOUS_REPORTS_FILE` (kept as it is if an interrupted rewrite left one)."""
+    reports = project_dir / REPORTS_FILE
+    if reports.is_file():
+        os.replace(reports, project_dir / PREVIOUS_REPORTS_FILE)
+        _fsync_dir(project_dir)
 
 
-def _entry(dest: Path, file: Path, pid: int, kind: str) -> dict[str, Any]:
-    data = file.read_bytes()
-    return {
-        "path": file.relative_to(dest).as_posix(),
-        "project_id": pid,
-        "kind": kind,
-        "bytes": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
-    }
+def project_dirs(dest: Path) -> dict[int, bool]:
+    """Project id -> whether it is complete, for every project directory under ``dest``."""
+    found: dict[int, bool] = {}
+    with os.scandir(dest) as entries:
+        for entry in entries:
+            if entry.name.isdigit() and entry.is_dir():
+                found[int(entry.name)] = os.path.isfile(os.path.join(entry.path, REPORTS_FILE))
+    return found
 
 
-def _temp_files(directory: Path) -> Iterator[Path]:
-    return (p for p in directory.iterdir() if p.name.startswith(TEMP_PREFIX))
+def remove_project(project_dir: Path) -> None:
+    """Delete a project's directory: ``reports.json`` first, so that a crash part-way
+    leaves an incomplete project (which no index lists), never a complete-looking one."""
+    unlink(project_dir / REPORTS_FILE)
+    shutil.rmtree(project_dir, ignore_errors=True)
 
 
 def _fsync_dir(directory: Path) -> None:
