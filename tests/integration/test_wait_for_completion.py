@@ -72,7 +72,12 @@ class Script:
 async def wait(client: TrakkClient, pid: int, script: Script, **kwargs: Any) -> Report:
     return await asyncio.wait_for(
         wait_for_completion(
-            client, pid, _clock=script.clock, _sleep=script.sleep, _random=lambda: 0.5, **kwargs
+            client.reports.list,
+            pid,
+            _clock=script.clock,
+            _sleep=script.sleep,
+            _random=lambda: 0.5,
+            **kwargs,
         ),
         SAFETY,
     )

@@ -1,7 +1,7 @@
 """``TrakkClient``: configuration, lifecycle, and the request path every call goes through.
 
 One GET = (limiter.acquire -> transport.get -> limiter.observe -> decode or error) inside
-a retry loop. The resource namespaces (``client.projects`` ...) live in ``_resources``.
+a retry loop. The resource namespaces (``client.projects`` ...) live in ``resources``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,14 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 import attrs
 import orjson
 
+from trakk_async._client.resources import (
+    Countries,
+    Keywords,
+    Languages,
+    Projects,
+    Reports,
+    Users,
+)
 from trakk_async._core.errors import ConfigurationError, InvalidResponseError, TrakkError
 from trakk_async._core.model import Model
 from trakk_async._core.timing import Sleep
@@ -41,20 +49,10 @@ from trakk_async._protocol.core import (
     normalize_base_url,
     undecodable,
 )
-from trakk_async._transport.http import Transport
+from trakk_async._transport import ClientSession, Transport
 from trakk_async.ratelimit import RateLimiter, TokenBucketLimiter
 
 if TYPE_CHECKING:
-    import aiohttp
-
-    from trakk_async._client.resources import (
-        Countries,
-        Keywords,
-        Languages,
-        Projects,
-        Reports,
-        Users,
-    )
     from trakk_async.ratelimit import RateLimitSnapshot
     from trakk_async.watch import Checkpoint, ReportWatcher
 
@@ -161,7 +159,7 @@ class TrakkClient:
         timeout: float = 30.0,
         max_retries: int = 3,
         rate_limiter: RateLimiter | None = None,
-        session: aiohttp.ClientSession | None = None,
+        session: ClientSession | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         trust_env: bool = True,
         strict: bool = False,
@@ -213,16 +211,6 @@ class TrakkClient:
         self._random = _random or random.random
         self._closed = False
         self._deviations = Deviations(strict=strict)
-
-        from trakk_async._client.resources import (
-            Countries,
-            Keywords,
-            Languages,
-            Projects,
-            Reports,
-            Users,
-        )
-
         self.projects = Projects(self)
         self.reports = Reports(self)
         self.keywords = Keywords(self)

@@ -1,7 +1,8 @@
 """``wait_for_completion``: poll a project's reports until the awaited one completes.
 
-Built on the client's public API only: one ``GET /projects/{id}/reports`` per poll, through
-the client's shared rate limiter. That list shows every report with its status, so the
+Built on one call of the client's public API, passed in as ``list_reports``
+(``client.reports.list``): one ``GET /projects/{id}/reports`` per poll, through the
+client's shared rate limiter. That list shows every report with its status, so the
 wait does not depend on ``/reports/latest``, whose calendar rules can surface an old
 failed report for months.
 
@@ -31,6 +32,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Final
 
 from trakk_async._core.errors import NotFoundError, ReportFailedError, WaitTimeoutError
+from trakk_async._core.timing import Clock, Sleep
 from trakk_async._protocol.reports import (
     FAILED,
     PENDING,
@@ -42,12 +44,9 @@ from trakk_async._protocol.reports import (
 from trakk_async._protocol.schedule import GrowingInterval
 
 if TYPE_CHECKING:
-    from trakk_async._client.client import TrakkClient
-    from trakk_async._models.objects import Report
+    from trakk_async._models.objects import Listing, Report
 
 logger = logging.getLogger("trakk_async")
-
-Sleep = Callable[[float], Awaitable[None]]
 
 #: First interval while running, in seconds (``poll_interval`` replaces it).
 RUNNING_INTERVAL: Final = 5.0
@@ -142,18 +141,20 @@ class _NextCompletion:
 
 
 async def wait_for_completion(
-    client: TrakkClient,
+    list_reports: Callable[[int], Awaitable[Listing[Report]]],
     project_id: int,
     *,
     report_number: int | None = None,
     timeout: float | None = None,  # noqa: ASYNC109 (the issue asks for a timeout argument)
     poll_interval: float | None = None,
     stuck_after: float = DEFAULT_STUCK_AFTER,
-    _clock: Callable[[], float] | None = None,
+    _clock: Clock | None = None,
     _sleep: Sleep | None = None,
     _random: Callable[[], float] | None = None,
 ) -> Report:
     """Poll until the awaited report is ``completed`` and return it (module docstring).
+
+    ``list_reports(project_id)`` lists the project's reports (``client.reports.list``).
 
     ``failed`` (of the awaited report) raises :class:`ReportFailedError`; no completion
     within ``timeout`` seconds raises :class:`WaitTimeoutError`; a project that does not
@@ -181,7 +182,7 @@ async def wait_for_completion(
         remaining = None if deadline is None or _clock is not None else deadline - clock()
         try:
             async with asyncio.timeout(remaining if remaining and remaining > 0 else None):
-                reports = (await client.reports.list(project_id)).items
+                reports = (await list_reports(project_id)).items
         except TimeoutError as exc:
             if deadline is not None and clock() >= deadline:
                 raise _timeout_error(project_id, report_number, timeout, following) from exc

@@ -8,10 +8,10 @@ client's ``timeout`` for that call: ``await client.reports.content(42, 15, timeo
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
 from trakk_async._client.pager import ProjectPager
 from trakk_async._client.polling import DEFAULT_STUCK_AFTER, wait_for_completion
+from trakk_async._client.requester import Requester
 from trakk_async._models import converter as _converter
 from trakk_async._models.objects import (
     Country,
@@ -31,14 +31,11 @@ from trakk_async._protocol.core import (
     project_list_params,
 )
 
-if TYPE_CHECKING:
-    from trakk_async._client.client import TrakkClient
-
 
 class _Resource:
     __slots__ = ("_client",)
 
-    def __init__(self, client: TrakkClient) -> None:
+    def __init__(self, client: Requester) -> None:
         self._client = client
 
     def __repr__(self) -> str:
@@ -168,7 +165,7 @@ class Reports(_Resource):
         if report_number is not None:
             check_report_number(report_number)
         return await wait_for_completion(
-            self._client,
+            self.list,
             project_id,
             report_number=report_number,
             timeout=timeout,

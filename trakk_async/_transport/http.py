@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import zlib
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import aiohttp
 from aiohttp.helpers import get_env_proxy_for_url
@@ -46,6 +46,11 @@ _INFLATE_PIECE: Final = 256 * 1024
 #: What came back: the status, the headers (case-insensitive) and the whole body. A plain
 #: tuple: one is built per response, and a class's ``__init__`` is a Python call more.
 RawResponse = tuple[int, Mapping[str, str], bytes]
+
+#: The session a user may lend the client (``TrakkClient(session=...)``): aiohttp's own
+#: class, named here so that the layers above type it without importing aiohttp (the
+#: import-linter contract "aiohttp-client" keeps aiohttp to this folder and the fake).
+ClientSession: TypeAlias = aiohttp.ClientSession
 
 
 @functools.lru_cache(maxsize=1024)
@@ -88,7 +93,7 @@ class Transport:
         user_agent: str,
         max_response_bytes: int,
         trust_env: bool = True,
-        session: aiohttp.ClientSession | None = None,
+        session: ClientSession | None = None,
     ) -> None:
         self._headers = {
             "Authorization": f"Bearer {token}",
