@@ -22,10 +22,13 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    """ruff: lint and formatting."""
-    session.install("ruff")
+    """ruff (lint and formatting) and import-linter (the layers of ARCHITECTURE.md)."""
+    session.install("ruff", "import-linter>=2.1")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # import-linter reads the source, it does not import it: the package need not be
+    # installed, only found from the project root (the session's working directory).
+    session.run("lint-imports", "--no-cache")
 
 
 @nox.session(python="3.11")
