@@ -21,8 +21,9 @@ from typing import Final, Literal
 
 import attrs
 
+from trakk_async._core.timing import Clock
+
 Random = Callable[[], float]
-Clock = Callable[[], float]
 Jitter = Literal["full", "equal"]
 
 #: Exponents above this give the cap anyway; bounding them keeps ``2.0**n`` finite.

@@ -28,6 +28,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.spinner import Spinner
 
 from trakk_async._client.client import RequestAttempt, TrakkClient
+from trakk_async._core.timing import Clock, Sleep
 from trakk_async.cli._render import duration, plural
 from trakk_async.export import ExportProgress, ExportSummary, SyncSummary, export_projects
 from trakk_async.export._export import ProgressCallback
@@ -38,8 +39,6 @@ logger = logging.getLogger("trakk_async.cli")
 
 _Summary = TypeVar("_Summary", ExportSummary, SyncSummary)
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
 
 #: Waits up to this long (seconds) pass without a word.
 SHOW_AFTER: Final = 2.0

@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Final
 
 from trakk_async._client.client import TrakkClient
 from trakk_async._core.errors import NotFoundError, PermissionDeniedError
+from trakk_async._core.timing import Sleep
 from trakk_async.export import _files as files
 from trakk_async.export._export import ProgressCallback, check_concurrency, check_project_ids
 from trakk_async.export._lock import locked
@@ -41,8 +42,6 @@ logger = logging.getLogger("trakk_async")
 DEFAULT_COMMIT_INTERVAL: Final = 60.0
 #: Calls of the event handler (bringing one project up to date) before the follow stops.
 _HANDLER_ATTEMPTS: Final = 5
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 def mirrored_record(project_dir: Path) -> Seen | None:

@@ -14,11 +14,12 @@ from typing import Any, Final, Literal
 import attrs
 from aiohttp import web
 
+from trakk_async._core.timing import Clock
 from trakk_async.testing._http import Api
 from trakk_async.testing._payloads import API_PREFIX
 from trakk_async.testing._pipeline import SITUATIONS, Situation, situations
 from trakk_async.testing._state import Fault, State, Token
-from trakk_async.testing._throttle import DEFAULT_RATE_LIMITS, Clock, Throttle
+from trakk_async.testing._throttle import DEFAULT_RATE_LIMITS, Throttle
 from trakk_async.testing._variations import Variation
 from trakk_async.testing._world import (
     FakeReport,

@@ -12,9 +12,10 @@ from typing import Final
 
 import attrs
 
+from trakk_async._core.timing import Clock
 from trakk_async.testing import _pipeline
 from trakk_async.testing._payloads import Payloads, iso_datetime
-from trakk_async.testing._throttle import Clock, Throttle
+from trakk_async.testing._throttle import Throttle
 from trakk_async.testing._world import ReportChange, World
 
 CACHE_TTL: Final = 3600.0

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 
-Clock = Callable[[], float]
+from trakk_async._core.timing import Clock
 
 #: Laravel's default API throttle on Trakk: 60 per minute and 1,000 per hour.
 DEFAULT_RATE_LIMITS: tuple[tuple[int, float], ...] = ((60, 60.0), (1000, 3600.0))

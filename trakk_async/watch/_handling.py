@@ -18,6 +18,7 @@ from typing import Protocol
 
 import orjson
 
+from trakk_async._core.timing import Sleep
 from trakk_async._protocol.schedule import WATCH_BACKOFF
 from trakk_async.watch._events import ReportAdvanced
 
@@ -89,7 +90,7 @@ async def handle_events(
     attempts: int,
     dead_letter: DeadLetter | None,
     max_events: int | None,
-    sleep: Callable[[float], Awaitable[None]],
+    sleep: Sleep,
     random: Callable[[], float],
 ) -> int:
     """The loop behind :meth:`ReportWatcher.handle` (documented there)."""
@@ -124,7 +125,7 @@ async def _attempt(
     handler: Handler,
     timeout: float | None,  # noqa: ASYNC109
     attempts: int,
-    sleep: Callable[[float], Awaitable[None]],
+    sleep: Sleep,
     random: Callable[[], float],
 ) -> Exception | None:
     """Call the handler until it succeeds (None) or ``attempts`` calls failed (the last

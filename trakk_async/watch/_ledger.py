@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from trakk_async._core.errors import CheckpointError
+from trakk_async._core.timing import Clock, Sleep
 from trakk_async._protocol.schedule import WATCH_BACKOFF
 from trakk_async.watch._checkpoint import Checkpoint
 from trakk_async.watch._state import Seen
@@ -32,8 +33,8 @@ class Ledger:
         *,
         outage: float,
         shard: tuple[int, int] | None,
-        clock: Callable[[], float],
-        sleep: Callable[[float], Awaitable[None]],
+        clock: Clock,
+        sleep: Sleep,
         random: Callable[[], float],
     ) -> None:
         self._checkpoint = checkpoint

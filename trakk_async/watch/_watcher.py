@@ -18,6 +18,7 @@ from trakk_async._core.errors import (
     CheckpointError,
     InvalidResponseError,
 )
+from trakk_async._core.timing import Clock, Sleep
 from trakk_async._protocol.core import is_retryable
 from trakk_async._protocol.schedule import Pacer
 from trakk_async.watch._checkpoint import Checkpoint, MemoryCheckpoint
@@ -51,7 +52,6 @@ __all__ = ["ReportWatcher"]
 
 logger = logging.getLogger("trakk_async")
 
-Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
 
 #: Seconds a failing checkpoint store is retried before the stream ends.
@@ -79,7 +79,7 @@ class ReportWatcher:
         emit_baselines: bool = False,
         reconcile_share: float = DEFAULT_RECONCILE_SHARE,
         checkpoint_outage: float = DEFAULT_CHECKPOINT_OUTAGE,
-        _clock: Callable[[], float] | None = None,
+        _clock: Clock | None = None,
         _sleep: Sleep | None = None,
         _random: Callable[[], float] | None = None,
     ) -> None:
