@@ -7,11 +7,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from os import PathLike
 from pathlib import Path
+from typing import Final
 
 import attrs
 
 from trakk_async._client.client import TrakkClient
 from trakk_async._core.errors import AuthenticationError, TrakkError
+from trakk_async._protocol.core import MAX_PER_PAGE
 from trakk_async.export import _files as files
 from trakk_async.export._index import INDEX_FILE, Journal, build_index
 from trakk_async.export._lock import locked
@@ -22,8 +24,8 @@ __all__ = ["ExportProgress", "ExportSummary", "export_projects"]
 
 #: Requests a project costs before its content (reports, detail, keywords).
 _BASE_REQUESTS = 3
-#: Projects per page of ``/projects`` (the API's maximum).
-PAGE_SIZE = 100
+#: Projects per page of ``/projects``: the API's maximum.
+PAGE_SIZE: Final = MAX_PER_PAGE
 
 
 @attrs.frozen(kw_only=True)

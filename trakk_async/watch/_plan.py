@@ -16,13 +16,15 @@ from typing import Final, Literal
 
 import attrs
 
+from trakk_async._protocol.core import MAX_PER_PAGE
+
 Strategy = Literal["per-project", "listing"]
 StrategyChoice = Literal["auto", "per-project", "listing", "last-generated"]
 
 #: The public strategy names; "last-generated" is the earlier name of "per-project".
 STRATEGIES: Final = ("auto", "per-project", "listing", "last-generated")
-#: Projects per ``/projects`` page (the API's maximum).
-PAGE_SIZE: Final = 100
+#: Projects per ``/projects`` page: the API's maximum.
+PAGE_SIZE: Final = MAX_PER_PAGE
 #: The window used when the limiter describes none: the API's default hourly one.
 DEFAULT_WINDOW: Final = (1000, 3600.0)
 #: Share of the slots the "listing" strategy spends on looking at projects by default.
