@@ -193,7 +193,8 @@ _HOOKS: dict[Any, Hook] = {}
 
 
 def _hook(tp: Any) -> Hook:
-    # Cached: cattrs' dispatch costs ~0.1 us a call, a dict hit a third of that.
+    # Cached: called for every value structured, and a dict hit is cheaper than cattrs'
+    # dispatch.
     hook = _HOOKS.get(tp)
     if hook is None:
         hook = _HOOKS[tp] = _converter().get_structure_hook(tp)

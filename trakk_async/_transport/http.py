@@ -56,7 +56,7 @@ ClientSession: TypeAlias = aiohttp.ClientSession
 @functools.lru_cache(maxsize=1024)
 def _encoded_url(url: str) -> URL:
     # build_url quoted it already: skip yarl's re-normalisation. Cached, because the same
-    # URLs come back (pages, /me, a project's reports) and a URL costs 200 ns to build.
+    # URLs come back (pages, /me, a project's reports) and building one is not free.
     return URL(url, encoded=True)
 
 
