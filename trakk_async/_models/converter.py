@@ -3,9 +3,10 @@
 This is the only module that imports cattrs. Every body is read in two steps, so that
 tolerance costs nothing while nothing deviates:
 
-1. **Fast**: cattrs' hooks, generated once per class with detailed validation off, and
-   strict hooks for ``str``/``int``/``bool`` (no silent ``str(None)``), dict lookups for the
-   enums. They accept the documented shapes exactly and raise on anything else.
+1. **Fast**: cattrs' own generated hooks (``make_dict_structure_fn``, detailed validation
+   off, unknown keys ignored), one per class, with strict hooks for ``str``/``int``/``bool``
+   (no silent ``str(None)``) and the enums. They accept the documented shapes exactly and
+   raise on anything else.
 2. **Tolerant**, only for a piece the fast hooks refused (one item of a listing, one keyword
    of a report's content, one variant): :mod:`trakk_async._models.tolerant` reads it again
    from the same classes, applying the nullability policy of
@@ -38,7 +39,6 @@ from trakk_async._models.objects import (
     ReportContent,
 )
 from trakk_async._models.shapes import enum_of, is_model, json_keys, parse_date, split_optional
-from trakk_async._models.structgen import make_structure_fn
 from trakk_async._models.tolerant import SHAPE_ERRORS, Hook, Reader, Readers, read_root
 
 if TYPE_CHECKING:
@@ -84,10 +84,9 @@ def _datetime(value: Any, _: Any = None) -> datetime:
 
 def _enum_hook(enum: type[StrEnum], optional: bool) -> Hook:
     known: dict[Any, StrEnum] = {member.value: member for member in enum}
-    get = known.get
 
     def structure(value: Any, _: Any) -> Any:
-        member = get(value)
+        member = known.get(value)
         if member is not None:
             return member
         if value.__class__ is str or (optional and value is None):
@@ -131,42 +130,61 @@ def _build() -> cattrs.Converter:
 
     conv.register_structure_hook_factory(is_simple_optional, optional_hook)
 
-    def is_scalar_tuple(tp: Any) -> bool:
-        return get_origin(tp) is tuple and get_args(tp) in ((str, ...), (int, ...))
+    def is_array(tp: Any) -> bool:
+        return get_origin(tp) is tuple and get_args(tp)[1:] == (...,)
 
-    def scalar_tuple_hook(tp: Any) -> Hook:
+    def array_hook(tp: Any) -> Hook:
+        # cattrs' own tuple hook takes any iterable: a {} where links belong became (), and
+        # a string where an array of strings belongs became a tuple of its characters.
         element = get_args(tp)[0]
+        return _array_hook(element, conv.get_structure_hook(element))
 
-        def structure(value: Any, _: Any) -> tuple[Any, ...]:
-            if value.__class__ is not list:
-                raise _wrong(value, "an array")
-            for item in value:  # one loop, no call per element
-                if item.__class__ is not element:
-                    raise _wrong(item, element.__name__)
-            return tuple(value)
-
-        return structure
-
-    conv.register_structure_hook_factory(is_scalar_tuple, scalar_tuple_hook)
-
-    def is_object_tuple(tp: Any) -> bool:
-        args = get_args(tp)
-        return get_origin(tp) is tuple and len(args) == 2 and args[1] is ... and attrs.has(args[0])
-
-    def object_tuple_hook(tp: Any) -> Hook:
-        # cattrs' own tuple hook takes any iterable: a {} where links belong became ().
-        return _array_hook(get_args(tp)[0], conv.get_structure_hook(get_args(tp)[0]))
-
-    conv.register_structure_hook_factory(is_object_tuple, object_tuple_hook)
+    conv.register_structure_hook_factory(is_array, array_hook)
 
     def class_hook(cls: Any) -> Hook:
         hooks = {}
         if get_origin(cls) is Listing:  # its items are a tuple[T, ...]: say which T
             hooks["items"] = conv.get_structure_hook(_tuple_of(get_args(cls)[0]))
-        return make_structure_fn(cls, conv.get_structure_hook, keys=json_keys(cls), hooks=hooks)
+        return _object_hook(cls, conv, hooks)
 
     conv.register_structure_hook_factory(is_model, class_hook)
     return conv
+
+
+def _object_hook(cls: Any, conv: cattrs.Converter, hooks: dict[str, Hook] | None = None) -> Hook:
+    """cattrs' generated hook of the model class ``cls``, each field read from its JSON key
+    (:func:`~trakk_async._models.shapes.json_keys`; the other fields keep their default);
+    ``hooks`` replace the hooks of some fields."""
+    from cattrs.gen import make_dict_structure_fn, override
+
+    hooks = hooks or {}
+    keys = json_keys(cls)
+    overrides = {
+        field.name: (
+            override(rename=keys[field.name], struct_hook=hooks.get(field.name))
+            if field.name in keys
+            else override(omit=True)
+        )
+        for field in attrs.fields(get_origin(cls) or cls)
+    }
+    generated = make_dict_structure_fn(
+        cls,
+        conv,
+        _cattrs_forbid_extra_keys=False,
+        _cattrs_detailed_validation=False,
+        **overrides,  # type: ignore[arg-type]
+    )
+    name = (get_origin(cls) or cls).__name__
+
+    def structure(value: Any, _: Any = None) -> Any:
+        # The generated code only asks `key in value` and `value[key]`: a list or a string
+        # would pass for an object whose fields are all optional, read as all defaults. It
+        # raises instead, so that the tolerant reader decides (PHP sends [] for {}).
+        if value.__class__ is not dict:
+            raise _wrong(value, f"a {name} object")
+        return generated(value, cls)
+
+    return structure
 
 
 def _tuple_of(element: Any) -> Any:
@@ -189,16 +207,9 @@ def _converter() -> cattrs.Converter:
     return _build()
 
 
-_HOOKS: dict[Any, Hook] = {}
-
-
 def _hook(tp: Any) -> Hook:
-    # Cached: called for every value structured, and a dict hit is cheaper than cattrs'
-    # dispatch.
-    hook = _HOOKS.get(tp)
-    if hook is None:
-        hook = _HOOKS[tp] = _converter().get_structure_hook(tp)
-    return hook
+    """The converter's hook of ``tp`` (cattrs generates it once and caches it)."""
+    return _converter().get_structure_hook(tp)
 
 
 _READERS: Final = Readers(_hook)
@@ -251,24 +262,12 @@ def structure_me(body: Any, deviations: Deviations, endpoint: str) -> Me:
     return _structure(body, Me, "$", deviations, endpoint)
 
 
-_HAS_CACHE_FIELD: dict[type[Any], bool] = {}
-
-
-def _has_cache(cls: type[Any]) -> bool:
-    """Whether ``cls`` carries ``cache_refreshed_at`` (looked up once per class)."""
-    known = _HAS_CACHE_FIELD.get(cls)
-    if known is None:
-        fields = getattr(cls, "__attrs_attrs__", ())
-        known = _HAS_CACHE_FIELD[cls] = any(a.name == "cache_refreshed_at" for a in fields)
-    return known
-
-
 def structure_single(body: Any, deviations: Deviations, endpoint: str, *, cls: type[T]) -> T:
     """``{"data": {...}, "cache_refreshed_at"?}`` into one ``cls``."""
     envelope = _object(body, "a response")
     data = _object(response_data(envelope), "a 'data'", "$.data")
     result = _structure(data, cls, "$.data", deviations, endpoint)
-    if _has_cache(cls):
+    if "cache_refreshed_at" in attrs.fields_dict(cls):  # type: ignore[arg-type]
         result = _with_cache_time(result, envelope, deviations, endpoint)
     return result
 
@@ -320,19 +319,9 @@ def _unknown(scheme: str | None) -> tuple[Hook, Reader]:
 
 def _variants(cls: type[Any], is_array: bool, field: str) -> tuple[Hook, Reader]:
     """Fast hook and tolerant reader of a keyword's ``content`` or ``html`` for one scheme."""
-    hook = _hook(cls)
-    if is_array:
-        array = _array_hook(cls, hook)
-
-        def fast_array(value: Any, _: Any) -> Any:
-            return None if value is None else array(value, None)
-
-        return fast_array, _READERS.array_of(cls, "KeywordContent", field)
-
-    def fast_single(value: Any, _: Any) -> Any:
-        return None if value is None else hook(value, cls)
-
-    return fast_single, _READERS.of_class(cls)
+    tp = _tuple_of(cls) if is_array else cls
+    hook, reader, _ = _READERS.parts(tp | None, "KeywordContent", field)
+    return hook, reader
 
 
 @lru_cache(maxsize=64)  # bounded: a server could send any number of unknown scheme names
@@ -344,23 +333,15 @@ def _content_readers(scheme: str | None) -> tuple[Hook, Reader]:
     else:
         content = _variants(shape.content, shape.content_is_array, "content")
         html = _variants(shape.html, shape.html_is_array, "html")
-    fallback = _converter().get_structure_hook
-    keys = json_keys(KeywordContent)
-    hooks = {"content": content[0], "html": html[0]}
-    keyword_hook = make_structure_fn(KeywordContent, fallback, keys=keys, hooks=hooks)
+    conv = _converter()
+    keyword_hook = _object_hook(KeywordContent, conv, {"content": content[0], "html": html[0]})
     keyword_reader = _READERS.of_class(KeywordContent, {"content": content, "html": html})
     keywords_hook = _array_hook(KeywordContent, keyword_hook)
-
-    def keywords_fast(value: Any, _: Any) -> Any:
-        return keywords_hook(value, None)
-
     keywords_reader = _READERS.array_of(
         KeywordContent, "ReportContent", "keywords", (keyword_hook, keyword_reader)
     )
-    keys = json_keys(ReportContent)
-    hooks = {"keywords": keywords_fast}
-    hook = make_structure_fn(ReportContent, fallback, keys=keys, hooks=hooks)
-    reader = _READERS.of_class(ReportContent, {"keywords": (keywords_fast, keywords_reader)})
+    hook = _object_hook(ReportContent, conv, {"keywords": keywords_hook})
+    reader = _READERS.of_class(ReportContent, {"keywords": (keywords_hook, keywords_reader)})
     return hook, reader
 
 

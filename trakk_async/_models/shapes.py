@@ -1,6 +1,6 @@
 """How the model classes are read: their JSON keys, optional and enum annotations, dates.
 
-Shared by the fast hooks (``converter``, ``structgen``) and the tolerant reader, so that
+Shared by the fast hooks (``converter``) and the tolerant reader, so that
 each of these rules is written once.
 """
 

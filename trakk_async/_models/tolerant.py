@@ -237,12 +237,11 @@ class _ArrayReader:
     def __call__(self, value: Any, path: str, reading: Reading) -> Any:
         if value.__class__ is not list:
             raise _Unreadable("an array")
-        fast, element = self.fast, self.element
         out: list[Any] = []
         for index, item in enumerate(value):
             if item is not None:
                 try:
-                    out.append(fast(item, element))
+                    out.append(self.fast(item, self.element))
                     continue
                 except SHAPE_ERRORS:
                     pass
