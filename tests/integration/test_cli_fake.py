@@ -27,7 +27,7 @@ from trakk_async import TokenBucketLimiter, TrakkClient
 from trakk_async.cli import cli
 from trakk_async.cli._render import jsonable
 from trakk_async.export import export_projects
-from trakk_async.testing import FakeTrakk
+from trakk_async.testing import FakeReport, FakeTrakk
 from trakk_async.watch import Seen, SQLiteCheckpoint
 
 pytestmark = pytest.mark.integration
@@ -529,19 +529,31 @@ def test_api_prints_the_body_of_any_path(fake: FakeTrakk) -> None:
     assert [p["id"] for p in page["data"]] == fake.project_ids()[2:4]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a listing item's links are root-relative paths (/api/v1/projects/N/reports/latest, "
-    "trakk-public-docs-notes.md); `trakk api` / client.get_json resolve them below the base "
-    "URL (issues 14/15)",
-)
-def test_api_follows_a_link_the_api_gave(fake: FakeTrakk) -> None:
+def test_api_follows_a_link_the_api_gave(served: FakeInThread) -> None:
+    fake = served.fake
     first = lines(run(fake, "api", "/projects", "-p", "per_page=5"))[0]
     follow = run(fake, "api", first["links"]["next"], "-p", "per_page=5")
     assert follow.exit_code == 0, follow.output
     assert [p["id"] for p in lines(follow)[0]["data"]] == fake.project_ids()[5:10]
-    latest = first["data"][0]["links"]["latest_report"]
-    assert lines(run(fake, "api", latest))[0]["data"]["project_id"] == first["data"][0]["id"]
+
+    # A listing item's links are paths from the host, the base URL's path included
+    # (trakk-public-docs-notes.md): followed below the base URL, not doubled.
+    listing = lines(run(fake, "api", "/projects", "-p", "per_page=100"))[0]["data"]
+
+    def both(pid: int) -> tuple[FakeReport | None, FakeReport | None]:
+        return served.call(lambda: (fake.latest_report(pid), fake.last_generated(pid)))
+
+    reports = {item["id"]: both(item["id"]) for item in listing}
+    item = next(i for i in listing if all(reports[i["id"]]))  # a project with both reports
+    latest, last = reports[item["id"]]
+    assert latest is not None
+    assert last is not None
+    links = item["links"]
+    assert links["latest_report"] == f"/api/v1/projects/{item['id']}/reports/latest"
+    for link, report in ((links["latest_report"], latest), (links["last_generated_report"], last)):
+        got = run(fake, "api", link)
+        assert got.exit_code == 0, got.output
+        assert lines(got)[0]["data"]["id"] == report.id
 
 
 def test_api_errors(fake: FakeTrakk) -> None:

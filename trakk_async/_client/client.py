@@ -32,13 +32,13 @@ from trakk_async._protocol.core import (
     TOKEN_ENV,
     RetryPolicy,
     build_url,
-    check_api_path,
     check_timeout,
     check_token,
     clip,
     error_for_status,
     excerpt,
     normalize_base_url,
+    resolve_api_link,
     undecodable,
 )
 from trakk_async._transport.http import Transport
@@ -453,8 +453,16 @@ class TrakkClient:
         below the base URL: a ``.`` or ``..`` segment (encoded or not), an empty segment,
         a query or fragment (pass ``params``) or a control character raise ``ValueError``
         before any request; other characters are percent-encoded.
+
+        A link the API gave is followed as it is: a path that starts with the base URL's
+        own path (a listing item's ``links.latest_report``, ``/api/v1/projects/42/...``
+        for the base URL ``https://host/api/v1``) is taken below the base URL, not
+        doubled, and a full URL below the base URL (a ``links.next``) is accepted with its
+        query (``params`` win over it). A URL anywhere else raises ``ValueError``.
         """
-        return await self._get(check_api_path(path), _as_is, params, timeout=timeout)
+        target, query = resolve_api_link(path, self._base_url)
+        merged = {**query, **params} if params else query
+        return await self._get(target, _as_is, merged or None, timeout=timeout)
 
     def add_attempt_listener(
         self, listener: Callable[[RequestAttempt], None]
