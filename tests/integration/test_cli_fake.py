@@ -6,6 +6,7 @@ The fake runs on its own event loop in a thread, since every command runs ``asyn
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import pty
 import shlex
@@ -566,6 +567,72 @@ def test_api_errors(fake: FakeTrakk) -> None:
     climbing = run(fake, "api", fake.base_url + "/projects/%2e%2e/users")
     assert climbing.exit_code == 2
     assert "below the base URL" in climbing.stderr
+
+
+# -- the library's log records, each printed once ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def deviating() -> Iterator[tuple[FakeInThread, int]]:
+    """A fake of its own with a project whose ``cc_email`` is a number: reading it logs
+    the tolerant reader's one WARNING for ``Project.cc_email``."""
+    server = FakeInThread(projects=3)
+    pid = server.call(lambda: server.fake.add_project(cc_email=12345))
+    yield server, pid
+    server.close()
+
+
+DEVIATION = "$.data.cc_email holds an integer where a string belongs"
+
+
+class _ToStderr(logging.Handler):
+    """The root handler of a program that configured logging to stderr (as basicConfig
+    does), writing to whatever ``sys.stderr`` is when a record comes."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(self.format(record) + "\n")
+
+
+@pytest.mark.parametrize("root_to_stderr", [False, True], ids=["pytest-root", "stderr-root"])
+@pytest.mark.parametrize("verbose", [[], ["-v"]], ids=["quiet", "verbose"])
+def test_a_library_warning_prints_once_whoever_configured_logging(
+    deviating: tuple[FakeInThread, int], verbose: list[str], root_to_stderr: bool
+) -> None:
+    """In-process, the root logger has pytest's capturing handlers (which took the record
+    away from the command's stderr), and with ``stderr-root`` also one printing to stderr
+    (which printed it a second time with ``-v``)."""
+    server, pid = deviating
+    root, handler = logging.getLogger(), _ToStderr()
+    if root_to_stderr:
+        root.addHandler(handler)
+    try:
+        result = run(server.fake, "project", str(pid), *verbose)
+    finally:
+        root.removeHandler(handler)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count(DEVIATION) == 1, result.stderr
+    assert (f"GET /projects/{pid} -> 200" in result.stderr) == bool(verbose)  # -v: requests
+    assert logging.getLogger("trakk_async").propagate  # as it was before the command
+
+
+@pytest.mark.parametrize("verbose", [[], ["-v"]], ids=["quiet", "verbose"])
+def test_a_library_warning_prints_once_in_a_process_of_its_own(
+    deviating: tuple[FakeInThread, int], verbose: list[str]
+) -> None:
+    server, pid = deviating
+    env = {**os.environ, "TRAKK_API_TOKEN": server.fake.token}
+    env["TRAKK_BASE_URL"] = server.fake.base_url
+    done = subprocess.run(
+        [sys.executable, "-m", "trakk_async.cli", "project", str(pid), *verbose],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count(DEVIATION) == 1, done.stderr
+    assert server.fake.token not in done.stdout + done.stderr
 
 
 # -- global options after the command -----------------------------------------------------
