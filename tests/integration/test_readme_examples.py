@@ -22,9 +22,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import IO, Final, NamedTuple
 
 import pytest
 
@@ -136,11 +137,33 @@ def _console_script(name: str) -> str:
     return found
 
 
+#: The options the README's quick start gives ``trakk-fake`` (``--port 0`` here: any free
+#: port): ``--advance 1`` moves reports along, for the waiting and watching examples.
+FAKE_OPTIONS: Final = ("--advance", "1")
+
+
+def test_the_readme_starts_trakk_fake_as_the_test_does() -> None:
+    """The quick start's ``trakk-fake`` command carries the options the examples run with."""
+    text = README.read_text(encoding="utf-8")
+    command = re.search(r"^trakk-fake (.*?)(?:#|$)", text, re.M)
+    assert command, "the README never says how to start trakk-fake"
+    options = command.group(1).split()
+    assert options[:2] == ["--port", "8080"], options
+    assert tuple(options[2:]) == FAKE_OPTIONS, options
+
+
+def _drain(stream: IO[str]) -> None:
+    """Read what the fake prints from here on (each report it moves), so that a full pipe
+    never blocks its event loop."""
+    for _ in stream:
+        pass
+
+
 @pytest.fixture
 def trakk_fake() -> Iterator[FakeServer]:
     """``trakk-fake`` as the README starts it (on a free port), and what it printed."""
     process = subprocess.Popen(
-        [_console_script("trakk-fake"), "--port", "0"],
+        [_console_script("trakk-fake"), "--port", "0", *FAKE_OPTIONS],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -150,8 +173,9 @@ def trakk_fake() -> Iterator[FakeServer]:
         printed = []
         for line in process.stdout:
             printed.append(line)
-            if line.startswith("Press Ctrl-C"):
+            if "Press Ctrl-C" in line:
                 break
+        threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
         text = "".join(printed)
         url = re.search(r"(http://127\.0\.0\.1:\d+/api/v1)", text)
         token = re.search(r"agency token[^:]*:\s*(\S+)", text)

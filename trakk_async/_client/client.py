@@ -39,7 +39,6 @@ from trakk_async._protocol.core import (
     TOKEN_ENV,
     RetryPolicy,
     build_url,
-    check_api_path,
     check_timeout,
     check_token,
     clip,
@@ -47,6 +46,7 @@ from trakk_async._protocol.core import (
     error_for_status,
     excerpt,
     normalize_base_url,
+    resolve_api_link,
 )
 from trakk_async._transport import ClientSession, Transport
 from trakk_async.ratelimit import RateLimiter, TokenBucketLimiter
@@ -438,8 +438,16 @@ class TrakkClient:
         below the base URL: a ``.`` or ``..`` segment (encoded or not), an empty segment,
         a query or fragment (pass ``params``) or a control character raise ``ValueError``
         before any request; other characters are percent-encoded.
+
+        A link the API gave is followed as it is: a path that starts with the base URL's
+        own path (a listing item's ``links.latest_report``, ``/api/v1/projects/42/...``
+        for the base URL ``https://host/api/v1``) is taken below the base URL, not
+        doubled, and a full URL below the base URL (a ``links.next``) is accepted with its
+        query (``params`` win over it). A URL anywhere else raises ``ValueError``.
         """
-        return await self._get(check_api_path(path), _as_is, params, timeout=timeout)
+        target, query = resolve_api_link(path, self._base_url)
+        merged = {**query, **params} if params else query
+        return await self._get(target, _as_is, merged or None, timeout=timeout)
 
     def add_attempt_listener(
         self, listener: Callable[[RequestAttempt], None]

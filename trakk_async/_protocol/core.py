@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import attrs
 import orjson
@@ -283,6 +283,35 @@ def check_api_path(path: object) -> str:
         if segment in ("", ".", "..") or "/" in segment or "\\" in segment:
             raise ValueError(f"path must stay below the base URL, got {path!r}")
     return "/" + "/".join(quote(segment, safe=_PATH_SAFE) for segment in segments)
+
+
+def resolve_api_link(link: object, base_url: str) -> tuple[str, dict[str, str]]:
+    """A path or link below ``base_url`` as ``(path, query)``: ``path`` as
+    :func:`check_api_path` returns it, ``query`` the link's own query parameters.
+
+    ``link`` is one of:
+
+    * a path relative to the base URL: ``/projects/42``;
+    * a path relative to the host, as the API writes a listing item's ``links``: when it
+      starts with the base URL's own path and a ``/`` (``/api/v1/projects/42/reports/latest``
+      with the base URL ``https://host/api/v1``), that prefix is dropped instead of
+      doubled;
+    * a full URL below the base URL (same scheme, host and port, below its path), such as
+      a ``links.next``; its query comes back as ``query``.
+
+    Anything else, or a path :func:`check_api_path` refuses, raises ``ValueError``.
+    """
+    if isinstance(link, str) and link.startswith(("http://", "https://")):
+        without_query = link.split("#", 1)[0].split("?", 1)[0]
+        if not without_query.startswith(base_url + "/"):
+            raise ValueError(f"path {link!r} is not below the base URL {base_url}")
+        query = dict(parse_qsl(urlsplit(link).query, keep_blank_values=True))
+        return check_api_path(without_query[len(base_url) :]), query
+    if isinstance(link, str):
+        base_path = urlsplit(base_url).path
+        if base_path and link.startswith(base_path + "/"):
+            link = link[len(base_path) :]
+    return check_api_path(link), {}
 
 
 def build_url(base_url: str, path: str, params: Mapping[str, str] | None = None) -> str:

@@ -203,23 +203,30 @@ def error_line(error: BaseException) -> str:
 
 @contextlib.contextmanager
 def verbose_logging(enabled: bool) -> Iterator[None]:
-    """With ``-v``: the SDK's log records (requests, waits) on stderr while the command runs."""
-    if not enabled:
-        yield
-        return
-    # A handler of our own (not basicConfig): it works whoever configured the root logger,
-    # and it is gone when the command ends (click's test runner closes that stderr).
+    """The SDK's log records on stderr, each once, while the command runs: its warnings
+    (a deviating response, a stuck report), and with ``-v`` (``enabled``) every request
+    and wait as well, timestamped."""
+    # A handler of our own (not basicConfig), gone when the command ends (click's test
+    # runner closes that stderr). The records stop at it: propagated, a handler above
+    # (the root logger's, configured by a program running the command, or pytest's)
+    # printed each one a second time.
     log = logging.getLogger("trakk_async")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
-    level = log.level
+    if enabled:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    else:
+        handler.setLevel(logging.WARNING)  # the bare message, as Python prints it by default
+    level, propagate = log.level, log.propagate
     log.addHandler(handler)
-    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    if enabled:
+        log.setLevel(logging.DEBUG)
     try:
         yield
     finally:
         log.removeHandler(handler)
         log.setLevel(level)
+        log.propagate = propagate
 
 
 def wait_sinks(verbose: bool) -> list[WaitSink]:

@@ -8,7 +8,6 @@ import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
 
 import click
 import orjson
@@ -17,7 +16,7 @@ from rich.console import Console
 from trakk_async._client.client import TrakkClient
 from trakk_async._core.errors import TrakkError
 from trakk_async._models.objects import Report
-from trakk_async._protocol.core import check_api_path
+from trakk_async._protocol.core import check_api_path, resolve_api_link
 from trakk_async.cli._app import (
     Settings,
     TrakkGroup,
@@ -299,17 +298,6 @@ def _params(_ctx: click.Context, _param: click.Parameter, pairs: tuple[str, ...]
     return params
 
 
-def _below_base(url: str, base_url: str, params: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """A full URL (say a ``links.next``) as a path below the base URL, its query as params."""
-    split = urlsplit(url)
-    prefix = base_url + "/"
-    without_query = url.split("?", 1)[0].split("#", 1)[0]
-    if not without_query.startswith(prefix):
-        raise click.BadParameter(f"{url!r} is not below the base URL {base_url}", param_hint="PATH")
-    query = dict(parse_qsl(split.query, keep_blank_values=True))
-    return "/" + without_query[len(prefix) :], {**query, **params}
-
-
 @cli.command()
 @click.argument("path", callback=_api_path)
 @click.option(
@@ -325,21 +313,21 @@ def _below_base(url: str, base_url: str, params: dict[str, str]) -> tuple[str, d
 def api(ctx: click.Context, path: str, params: dict[str, str]) -> None:
     """GET any PATH below the base URL and print its JSON (for what no command covers).
 
-    PATH is relative to the base URL (`/projects/42/reports`); a full URL the API gave
-    (a `links.next`) works too. The request gets the token, the rate limiter and the
+    PATH is relative to the base URL (`/projects/42/reports`); a link the API gave works
+    too, a full URL (a `links.next`) or a path from the host (a `links.latest_report`,
+    `/api/v1/projects/42/reports/latest`). The request gets the token, the rate limiter and the
     retries of every other command. The JSON is indented on a terminal, one line when
     piped.
     """
 
     async def work(client: TrakkClient) -> None:
-        target, query = path, params
-        if not target.startswith("/"):
-            target, query = _below_base(target, client.base_url, params)
-            try:
-                check_api_path(target)
-            except ValueError as error:
-                raise click.BadParameter(str(error), param_hint="PATH") from None
-        body = await client.get_json(target, query or None)
+        # A usage error, before any request: the base URL is known only now (a global
+        # option may follow the command). get_json resolves the link the same way.
+        try:
+            resolve_api_link(path, client.base_url)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="PATH") from None
+        body = await client.get_json(path, params or None)
         pretty = orjson.OPT_INDENT_2 if console().is_terminal else 0
         click.echo(orjson.dumps(body, option=pretty).decode())
 
