@@ -22,7 +22,12 @@ from typing import Final
 ROOT: Final = Path(__file__).resolve().parent.parent
 #: Files every distribution carries, relative to the package root (the wheel's root, or
 #: the sdist's top folder).
-REQUIRED_FILES: Final = ("trakk_async/py.typed",)
+REQUIRED_FILES: Final = (
+    "trakk_async/py.typed",
+    # the pytest11 entry point names this top-level module: a wheel without it breaks
+    # every pytest run of every project that installs trakk-async
+    "_trakk_async_pytestplugin.py",
+)
 PROJECT_URLS: Final = ("Homepage", "Repository", "Issues", "Changelog")
 #: Entry points users rely on, by group: they must be in the wheel as pyproject says.
 REQUIRED_ENTRY_POINTS: Final = {

@@ -47,6 +47,7 @@ def wheel_files() -> dict[str, str]:
     return {
         "trakk_async/__init__.py": "",
         "trakk_async/py.typed": "",
+        "_trakk_async_pytestplugin.py": "",
         f"{INFO}/METADATA": METADATA,
         f"{INFO}/entry_points.txt": ENTRY_POINTS,
         f"{INFO}/licenses/LICENSE": LICENSE,
@@ -59,6 +60,7 @@ def sdist_files() -> dict[str, str]:
         f"{TOP}/LICENSE": LICENSE,
         f"{TOP}/pyproject.toml": "",
         f"{TOP}/trakk_async/py.typed": "",
+        f"{TOP}/_trakk_async_pytestplugin.py": "",
     }
 
 
@@ -95,6 +97,8 @@ def test_complete_distributions_pass(tmp_path: Path) -> None:
     ("where", "name", "expected"),
     [
         ("wheel", "trakk_async/py.typed", "whl: no trakk_async/py.typed"),
+        ("wheel", "_trakk_async_pytestplugin.py", "whl: no _trakk_async_pytestplugin.py"),
+        ("sdist", f"{TOP}/_trakk_async_pytestplugin.py", "tar.gz: no _trakk_async_pytestplugin.py"),
         ("wheel", f"{INFO}/licenses/LICENSE", f"whl: no {INFO}/licenses/LICENSE"),
         ("wheel", f"{INFO}/entry_points.txt", f"whl: no {INFO}/entry_points.txt"),
         ("wheel", f"{INFO}/METADATA", "whl: no .dist-info/METADATA"),
