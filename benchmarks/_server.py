@@ -1,6 +1,6 @@
 """A FakeTrakk in its own process for the benchmarks (so the server's CPU is not ours).
 
-Started by the benchmarks as ``python benchmarks/_server.py [projects]``: it prints one
+Started by the benchmarks as ``python benchmarks/_server.py [projects] [--tidy]``: it prints one
 JSON line (base_url, token, raw_token, more_tokens, content_project, content_report) and
 serves until its stdin closes. Rate limits are wide open; one project has 200 keywords and a completed
 ``h4_text_blocks`` report (report 15).
@@ -24,10 +24,10 @@ H4_REPORT = 15
 WIDE_OPEN = (10**9, 1.0)
 
 
-async def main(projects: int) -> None:
+async def main(projects: int, tidy: bool) -> None:
     """Serve until stdin closes."""
     async with FakeTrakk.running(
-        seed=7, projects=projects, agencies=1, rate_limits=[WIDE_OPEN]
+        seed=7, projects=projects, agencies=1, rate_limits=[WIDE_OPEN], tidy=tidy
     ) as fake:
         pid = fake.add_project(keyword_count=200)
         while True:
@@ -57,4 +57,5 @@ async def main(projects: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 300))
+    numbers = [a for a in sys.argv[1:] if a != "--tidy"]
+    asyncio.run(main(int(numbers[0]) if numbers else 300, "--tidy" in sys.argv[1:]))

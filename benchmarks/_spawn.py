@@ -31,8 +31,13 @@ def server_cpu() -> int | None:
 
 
 @contextlib.contextmanager
-def fake_server(projects: int = 300, *, pinned: bool = False) -> Iterator[dict[str, Any]]:
+def fake_server(
+    projects: int = 300, *, pinned: bool = False, tidy: bool = False
+) -> Iterator[dict[str, Any]]:
     """A FakeTrakk in another process; yields the JSON line it printed.
+
+    ``tidy``: the reference's exact shapes instead of the realistic default world (whose
+    few percent of odd values send those objects through the tolerant second reading).
 
     ``pinned``: the server runs on the last CPU, so that a client pinned to the first
     one (``pin_to(cpus()[0])``) never shares a core with it: less noise in CPU figures.
@@ -40,7 +45,7 @@ def fake_server(projects: int = 300, *, pinned: bool = False) -> Iterator[dict[s
     script = Path(__file__).with_name("_server.py")
     cpu = server_cpu() if pinned else None
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(projects)],
+        [sys.executable, str(script), str(projects), *(["--tidy"] if tidy else [])],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

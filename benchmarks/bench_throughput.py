@@ -159,6 +159,11 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--requests", type=int, default=2000, help="per /me round")
     parser.add_argument("--only", choices=list(PAIRS), help="one endpoint only")
+    parser.add_argument(
+        "--tidy",
+        action="store_true",
+        help="the fake's exact shapes (default: its realistic world, as Trakk serves)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not 1 <= args.processes <= 8:
@@ -169,7 +174,7 @@ def main() -> None:
             pin_to(cpus()[0])
         asyncio.run(measure(info, info["sdk_token"], args.requests, args.only))
         return
-    with fake_server(pinned=True) as info:
+    with fake_server(pinned=True, tidy=args.tidy) as info:
         where = (
             "shared CPUs"
             if info["server_cpu"] is None
@@ -178,7 +183,8 @@ def main() -> None:
         print(
             f"{args.processes} client processes; per process and row {PAIRS['/me']} pairs "
             f"of rounds ({PAIRS['200-keyword content']} for content); {args.requests} "
-            f"requests per /me round; {where}"
+            f"requests per /me round; {where}; "
+            f"{'tidy' if args.tidy else 'realistic'} world"
         )
         rows: list[dict[str, Any]] = []
         for process in range(args.processes):
