@@ -15,7 +15,7 @@ import attrs
 from trakk_async._core.timing import Clock
 from trakk_async.testing import _pipeline
 from trakk_async.testing._payloads import Payloads, iso_datetime
-from trakk_async.testing._throttle import Throttle
+from trakk_async.testing._throttle import Throttle, merge_max
 from trakk_async.testing._world import ReportChange, World
 
 CACHE_TTL: Final = 3600.0
@@ -99,9 +99,7 @@ class State:
         return self.tokens.get(value.strip())
 
     def count_window_usage(self, throttle: Throttle) -> None:
-        for seconds, count in throttle.max_in_window.items():
-            if count > self.max_in_window.get(seconds, 0):
-                self.max_in_window[seconds] = count
+        merge_max(self.max_in_window, throttle.max_in_window)
 
     # -- faults ---------------------------------------------------------------------------
 
