@@ -73,6 +73,17 @@ _CONCURRENCY = click.option(
 )
 
 
+def _project_ids(verb: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--project`` (repeatable) of export, sync and watch: ``"VERB only this project"``."""
+    return click.option(
+        "--project",
+        "project_ids",
+        type=_ID,
+        multiple=True,
+        help=f"{verb} only this project (repeatable); default: every project.",
+    )
+
+
 def _budget(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--budget``: the report watcher's share of the hourly rate budget."""
     return click.option(
@@ -336,13 +347,7 @@ def api(ctx: click.Context, path: str, params: dict[str, str]) -> None:
 
 @cli.command()
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--project",
-    "project_ids",
-    type=_ID,
-    multiple=True,
-    help="Export only this project (repeatable); default: every project.",
-)
+@_project_ids("Export")
 @click.option("--resume", is_flag=True, help="Skip projects already exported and unchanged.")
 @_CONCURRENCY
 @click.pass_context
@@ -371,13 +376,7 @@ def export(
 
 @cli.command()
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--project",
-    "project_ids",
-    type=_ID,
-    multiple=True,
-    help="Sync only this project (repeatable); default: every project.",
-)
+@_project_ids("Sync")
 @click.option(
     "--reconcile-share",
     type=click.FloatRange(0, 1, min_open=True),
@@ -479,13 +478,7 @@ def sync(
 
 
 @cli.command()
-@click.option(
-    "--project",
-    "project_ids",
-    type=_ID,
-    multiple=True,
-    help="Watch only this project (repeatable); default: every project.",
-)
+@_project_ids("Watch")
 @click.option(
     "--checkpoint",
     type=click.Path(dir_okay=False, path_type=Path),
