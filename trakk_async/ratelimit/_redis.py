@@ -446,9 +446,6 @@ class RedisRateLimiter(FairQueue):
         await self._queue()
 
     async def _grant_or_wait(self) -> tuple[float, str]:
-        return await self._try_grant()
-
-    async def _try_grant(self) -> tuple[float, str]:
         now = self._clock()
         hold, why = self._hold(now)
         if hold > 0:
