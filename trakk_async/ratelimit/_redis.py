@@ -487,7 +487,7 @@ class RedisRateLimiter(FairQueue):
             self._core.no_answer(now)
         else:
             update = self._core.answered(now, read_answer(status, headers, wall=self._wall()))
-            log_update(update, 0, self.windows)
+            log_update(update, 0, lambda: self.windows)
             if update.changes_budget:
                 self._pending.append(update)
         if self._pending or self._probe_lock:
