@@ -7,7 +7,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from trakk_async._core.timing import Clock, Sleep
 from trakk_async.ratelimit._api import RateLimitSnapshot
@@ -47,12 +47,18 @@ def default_windows(
     return checked, (per_minute is not None, per_hour is not None)
 
 
-def log_update(update: Update, foreign: int, limits: tuple[tuple[int, float], ...]) -> None:
-    """Tell what an answer changed, at INFO for what a person would want to know."""
+def log_update(
+    update: Update, foreign: int, windows: Callable[[], tuple[tuple[int, float], ...]]
+) -> None:
+    """Tell what an answer changed, at INFO for what a person would want to know.
+
+    ``windows`` gives the limiter's windows; it is called only when a limit was learnt,
+    so the answers that change nothing (nearly all) do not build them.
+    """
     if update.refused:
         logger.info("rate limit: a 429; every request pauses for %.1fs", update.pause)
     if update.learn is not None:
-        limit, seconds = limits[update.learn]
+        limit, seconds = windows()[update.learn]
         logger.info("rate limit: the server allows %d requests per %gs (learnt)", limit, seconds)
     if foreign > 0:
         logger.debug("rate limit: %d requests of another consumer booked", foreign)
@@ -165,7 +171,7 @@ class TokenBucketLimiter(FairQueue):
             foreign = self._budget.apply(now, update)
             if foreign > 0:
                 self._core.saw_others(now, self._budget.logs[0].span, foreign)
-            log_update(update, foreign, self._budget.windows)
+            log_update(update, foreign, lambda: self._budget.windows)
         self._poke()
 
     def snapshot(self) -> RateLimitSnapshot:

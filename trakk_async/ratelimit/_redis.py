@@ -446,9 +446,6 @@ class RedisRateLimiter(FairQueue):
         await self._queue()
 
     async def _grant_or_wait(self) -> tuple[float, str]:
-        return await self._try_grant()
-
-    async def _try_grant(self) -> tuple[float, str]:
         now = self._clock()
         hold, why = self._hold(now)
         if hold > 0:
@@ -490,7 +487,7 @@ class RedisRateLimiter(FairQueue):
             self._core.no_answer(now)
         else:
             update = self._core.answered(now, read_answer(status, headers, wall=self._wall()))
-            log_update(update, 0, self.windows)
+            log_update(update, 0, lambda: self.windows)
             if update.changes_budget:
                 self._pending.append(update)
         if self._pending or self._probe_lock:
