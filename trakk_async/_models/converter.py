@@ -38,7 +38,14 @@ from trakk_async._models.objects import (
     ProjectSummary,
     ReportContent,
 )
-from trakk_async._models.shapes import enum_of, is_model, json_keys, parse_date, split_optional
+from trakk_async._models.shapes import (
+    enum_of,
+    is_array,
+    is_model,
+    json_keys,
+    parse_date,
+    split_optional,
+)
 from trakk_async._models.tolerant import SHAPE_ERRORS, Hook, Reader, Readers, read_root
 
 if TYPE_CHECKING:
@@ -129,9 +136,6 @@ def _build() -> cattrs.Converter:
         return structure
 
     conv.register_structure_hook_factory(is_simple_optional, optional_hook)
-
-    def is_array(tp: Any) -> bool:
-        return get_origin(tp) is tuple and get_args(tp)[1:] == (...,)
 
     def array_hook(tp: Any) -> Hook:
         # cattrs' own tuple hook takes any iterable: a {} where links belong became (), and

@@ -15,7 +15,15 @@ import attrs
 
 from trakk_async._models.objects import Listing, Page
 
-__all__ = ["enum_of", "has_required", "is_model", "json_keys", "parse_date", "split_optional"]
+__all__ = [
+    "enum_of",
+    "has_required",
+    "is_array",
+    "is_model",
+    "json_keys",
+    "parse_date",
+    "split_optional",
+]
 
 
 def parse_date(value: Any, _: Any = None) -> date:
@@ -43,6 +51,11 @@ def enum_of(tp: Any) -> type[StrEnum] | None:
         if len(enums) == 1 and set(args) == {enums[0], str}:
             return enums[0]
     return None
+
+
+def is_array(tp: Any) -> bool:
+    """Whether ``tp`` is ``tuple[X, ...]``, how the model classes type a JSON array."""
+    return get_origin(tp) is tuple and get_args(tp)[1:] == (...,)
 
 
 def is_model(tp: Any) -> bool:

@@ -31,6 +31,7 @@ from trakk_async._models.deviations import Reading, ResponseShapeError, json_typ
 from trakk_async._models.shapes import (
     enum_of,
     has_required,
+    is_array,
     is_model,
     json_keys,
     parse_date,
@@ -328,7 +329,7 @@ class Readers:
             read, expected = _SCALARS[inner]
         elif enum is not None:
             read, expected = _enum_reader(enum), f"a {enum.__name__} string"
-        elif get_origin(inner) is tuple and get_args(inner)[1:] == (...,):
+        elif is_array(inner):
             read, expected = self.array_of(get_args(inner)[0], model, field), "an array"
         elif is_model(inner):
             read, expected = self.of_class(inner), "an object"

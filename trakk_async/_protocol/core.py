@@ -140,16 +140,16 @@ def check_token(token: object) -> str:
         raise ConfigurationError(f"the Trakk API token must be a str, got {type(token).__name__}")
     if not token:
         raise ConfigurationError("the Trakk API token is empty")
-    bad = _first_unprintable(token, allow_space=False)
+    bad = _first_unprintable(token)
     if bad is not None:
         raise ConfigurationError(f"the Trakk API token contains {bad}")
     return token
 
 
-def _first_unprintable(text: str, *, allow_space: bool) -> str | None:
+def _first_unprintable(text: str) -> str | None:
     """Describe the first whitespace, control or invisible character of ``text``, if any."""
     for index, char in enumerate(text):
-        if char.isprintable() and (allow_space or not char.isspace()):
+        if char.isprintable() and not char.isspace():
             continue
         kind = "whitespace" if char.isspace() else "a control or invisible character"
         if not text[:index].strip():  # only whitespace before it
@@ -188,7 +188,7 @@ def normalize_base_url(url: str) -> str:
 
 def _base_url_problem(url: str) -> str | None:
     """What is wrong with ``url`` as a base URL (a phrase after "base_url"), or None."""
-    bad = _first_unprintable(url, allow_space=False)
+    bad = _first_unprintable(url)
     if bad is not None:
         return f"contains {bad}: {url!r}"
     try:
