@@ -14,8 +14,9 @@ from tests.integration.test_sync_fake import assert_same_tree
 from trakk_async import RequestAttempt, TokenBucketLimiter, TrakkClient
 from trakk_async.export import FileChange, export_projects, follow_projects, sync_projects
 from trakk_async.export._follow import DestinationCheckpoint
+from trakk_async.export._session import Session
 from trakk_async.testing import FakeTrakk
-from trakk_async.watch import Checkpoint
+from trakk_async.watch import Checkpoint, Seen
 
 pytestmark = pytest.mark.integration
 
@@ -158,3 +159,21 @@ async def test_a_follow_stopped_anywhere_loses_nothing_and_repeats_little(
     # project was being rewritten at the stop.
     assert set(counts) == {_content_path(path) for path in landed}, counts
     assert max(counts.values()) <= 2, counts
+
+
+async def test_the_watchers_mark_is_not_taken_for_a_project(
+    fake: FakeTrakk, tmp_path: Path
+) -> None:
+    # The watcher saves its mark under key 0 (-i for shard i); the directory has no
+    # project 0 to bring up to date, so saving the mark sends nothing and writes nothing.
+    dest = tmp_path / "dest"
+    async with _client(fake) as client:
+        await sync_projects(client, dest)
+        sent: list[str] = []
+        client.add_attempt_listener(lambda attempt: sent.append(attempt.path))
+        session = await Session.open(client, dest, concurrency=1, on_change=None)
+        checkpoint = DestinationCheckpoint(session, asyncio.Lock())
+        await checkpoint.save({0: Seen(fake.project_ids()[0], None), -1: Seen(7, None)})
+    assert sent == []
+    assert session.touched == set()
+    assert not (dest / "0").exists()

@@ -13,6 +13,7 @@ import attrs
 
 from trakk_async._client.client import TrakkClient
 from trakk_async._core.errors import AuthenticationError, TrakkError
+from trakk_async._models.objects import ProjectSummary
 from trakk_async._protocol.core import MAX_PER_PAGE
 from trakk_async.export import _files as files
 from trakk_async.export._index import INDEX_FILE, Journal, build_index
@@ -138,13 +139,17 @@ def check_concurrency(concurrency: object) -> None:
         raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
 
 
-async def list_project_ids(client: TrakkClient, on_page: Callable[[], None]) -> list[int]:
-    """Every project id of ``/projects``, walked with the client's pager (one paging rule)."""
-    ids: set[int] = set()
+async def list_projects(
+    client: TrakkClient, on_page: Callable[[], None]
+) -> dict[int, ProjectSummary]:
+    """Every project of ``/projects`` by id (its first row if listed twice), walked with
+    the client's pager (one paging rule); ``on_page`` is called after each page."""
+    projects: dict[int, ProjectSummary] = {}
     async for page in client.projects.list(per_page=PAGE_SIZE).pages():
         on_page()
-        ids.update(item.id for item in page.items)
-    return sorted(ids)
+        for item in page.items:
+            projects.setdefault(item.id, item)
+    return projects
 
 
 class _Export:
@@ -179,7 +184,7 @@ class _Export:
         with counting(self.client) as counter:
             self.counter = counter
             if ids is None:
-                ids = await list_project_ids(self.client, self._page_listed)
+                ids = sorted(await list_projects(self.client, self._page_listed))
             self.total = len(ids)
             self._report()
             queue = iter(ids)

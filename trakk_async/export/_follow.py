@@ -81,8 +81,15 @@ class DestinationCheckpoint:
         return records
 
     async def save(self, records: Mapping[int, Seen]) -> None:
-        """Bring the projects whose files do not show their record up to date."""
+        """Bring the projects whose files do not show their record up to date.
+
+        Keys below 1 are not projects but the watcher's mark (see :class:`Checkpoint`):
+        the directory keeps no mark, so they are dropped (a restart then looks at the
+        project in flight in its turn, and its files still decide what is delivered).
+        """
         for pid, record in records.items():
+            if pid < 1:
+                continue
             mirrored = await in_thread(mirrored_record, self._session.dest / str(pid))
             if mirrored is not None and mirrored.known == record.known:
                 continue

@@ -112,8 +112,7 @@ def _lines(entries: Iterable[dict[str, Any]]) -> list[bytes]:
 
 def build_index(dest: Path) -> bytes:
     """The whole ``index.jsonl`` of ``dest``, computed from every complete project."""
-    ids = sorted(pid for pid, complete in files.project_dirs(dest).items() if complete)
-    return b"".join(line for pid in ids for line in _lines(project_entries(dest, pid)))
+    return Index.build(dest).to_bytes()
 
 
 class Index:

@@ -20,7 +20,6 @@ its listing row may hide a completion: it is reconciled sooner).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -128,7 +127,3 @@ class SyncState:
     def save(self, dest: Path) -> None:
         """Write the file atomically (synchronous: call from a worker thread)."""
         files.write_atomic(dest / STATE_FILE, self.to_bytes())
-
-    def verified(self) -> Mapping[int, int]:
-        """Project id -> the run that last looked at its reports list."""
-        return {pid: s.verified for pid, s in self.projects.items()}

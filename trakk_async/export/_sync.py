@@ -23,10 +23,10 @@ from trakk_async._models.deviations import Deviations
 from trakk_async._models.objects import ProjectSummary
 from trakk_async.export import _files as files
 from trakk_async.export._export import (
-    PAGE_SIZE,
     ProgressCallback,
     check_concurrency,
     check_project_ids,
+    list_projects,
     progress_of,
 )
 from trakk_async.export._lock import locked
@@ -265,14 +265,13 @@ class SyncRun:
         return {pid: row for pid, row in found.items() if row is not None}
 
     async def _list(self) -> dict[int, Row]:
-        """Every project of ``/projects`` and its row, walked with the client's pager."""
-        rows: dict[int, Row] = {}
-        async for page in self.session.client.projects.list(per_page=PAGE_SIZE).pages():
-            self.session.mirror.logical += 1
-            self._report()
-            for item in page.items:
-                rows.setdefault(item.id, row_of(item))
-        return rows
+        """Every project of ``/projects`` and its row."""
+        listing = await list_projects(self.session.client, self._page_listed)
+        return {pid: row_of(item) for pid, item in listing.items()}
+
+    def _page_listed(self) -> None:
+        self.session.mirror.logical += 1
+        self._report()
 
     async def _worker(self, queue: Iterable[Planned | int], outcome: _Outcome) -> None:
         for job in queue:
