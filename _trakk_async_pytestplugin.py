@@ -106,7 +106,11 @@ async def _client_of(fake: Any) -> AsyncIterator[Any]:
     from trakk_async.ratelimit import TokenBucketLimiter
 
     limiter = TokenBucketLimiter(windows=fake.rate_limits() or [UNREACHABLE_WINDOW])
-    async with TrakkClient(fake.token, base_url=fake.base_url, rate_limiter=limiter) as client:
+    # Directly (trust_env=False): the fake is on this machine, whatever HTTP_PROXY says;
+    # a CI runner's proxy without NO_PROXY for 127.0.0.1 would otherwise get the requests.
+    async with TrakkClient(
+        fake.token, base_url=fake.base_url, rate_limiter=limiter, trust_env=False
+    ) as client:
         yield client
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+import os
 import re
 import socket
 import subprocess
@@ -77,12 +78,24 @@ async def test_an_unlimited_fake_gets_a_client_that_never_waits(
 # -- the plugin in a user's new project ---------------------------------------------------
 
 
-def run_pytest(project: Path, *args: str, tests: str) -> subprocess.CompletedProcess[str]:
-    """``python -m pytest`` in ``project`` (no configuration file) on ``tests``."""
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, read, released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def run_pytest(
+    project: Path, *args: str, tests: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m pytest`` in ``project`` (no configuration file) on ``tests``; ``env``
+    adds to the environment."""
     (project / "test_user.py").write_text(textwrap.dedent(tests))
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", *args],
         cwd=project, capture_output=True, text=True, timeout=180, check=False,
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
 
 
@@ -128,6 +141,23 @@ def test_seed_and_tidy_options_of_a_run(tmp_path: Path) -> None:
             assert me.agency_id == fake_trakk.agency_id
     """
     result = run_pytest(tmp_path, "--trakk-fake-seed", "5", "--trakk-fake-tidy", tests=tests)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_client_fixture_reaches_the_fake_whatever_http_proxy_says(tmp_path: Path) -> None:
+    # A CI machine with HTTP_PROXY set and no NO_PROXY for 127.0.0.1: the fixture's client
+    # must still talk to the fake on this machine, not to the proxy (here: nothing listens).
+    tests = """
+        import pytest
+
+
+        @pytest.mark.asyncio
+        async def test_me(fake_trakk, trakk_client):
+            assert (await trakk_client.me()).agency_id == fake_trakk.agency_id
+    """
+    dead = f"http://127.0.0.1:{free_port()}"
+    env = {"HTTP_PROXY": dead, "http_proxy": dead, "NO_PROXY": "", "no_proxy": ""}
+    result = run_pytest(tmp_path, tests=tests, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

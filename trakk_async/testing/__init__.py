@@ -9,8 +9,8 @@ plus controls to move reports along, change "today", inject faults and read coun
     async with FakeTrakk.running(seed=1, projects=25) as fake:
         ...  # point a client at fake.base_url with fake.token
 
-This package needs only aiohttp, attrs and orjson; it imports nothing else of
-``trakk_async``.
+This package needs only aiohttp, attrs and orjson; of ``trakk_async`` it imports only the
+``Clock`` type of the lowest layer, so the fake never runs the SDK's own code.
 """
 
 from __future__ import annotations
