@@ -150,6 +150,26 @@ async def test_a_429_pause_and_a_corrected_limit_are_shared(redis_clients: list[
 
 
 @pytest.mark.redis
+async def test_a_learnt_hour_limit_is_logged_as_redis_applied_it(
+    redis_clients: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    a = redis_limiter(redis_clients[0])  # unconfigured: the hour's 1,000 is a default
+    for _ in range(5):
+        await a.acquire()
+        a.observe(200, {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59"})
+    await a.acquire()
+    with caplog.at_level("INFO", logger="trakk_async"):
+        # The hour ran out, in a window our first request opened: its limit is learnt.
+        a.observe(429, {"Retry-After": "3599"})
+        await a.aclose()
+    learnt = [r.getMessage() for r in caplog.records if "(learnt)" in r.getMessage()]
+    assert learnt == [
+        f"rate limit: the server allows {a.windows[1][0]} requests per 3600s (learnt)"
+    ]
+    assert a.windows[1][0] < 1000
+
+
+@pytest.mark.redis
 async def test_another_process_resumes_after_a_shared_pause_without_a_burst(
     redis_clients: list[Any],
 ) -> None:

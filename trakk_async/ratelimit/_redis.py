@@ -409,6 +409,8 @@ class RedisRateLimiter(FairQueue):
         values = [int(v) for v in reply]
         now = self._clock()
         self._last = (now, values)
+        for update in batch:  # after the script: a learnt limit is in the reply's windows
+            log_update(update, 0, lambda: self.windows)
         if values[2] > 0:  # a pause, shared by a process that got a 429
             self._core.paused_elsewhere(now, now + values[2] / 1e6)
         if values[3] > 0:
@@ -487,8 +489,7 @@ class RedisRateLimiter(FairQueue):
             self._core.no_answer(now)
         else:
             update = self._core.answered(now, read_answer(status, headers, wall=self._wall()))
-            log_update(update, 0, lambda: self.windows)
-            if update.changes_budget:
+            if update.changes_budget:  # logged once the script has applied it (_sync)
                 self._pending.append(update)
         if self._pending or self._probe_lock:
             self._start_flush()
